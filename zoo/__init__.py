@@ -1,0 +1,9 @@
+"""zoobench model zoo: registered efficient-CNN variants with paper metadata.
+
+Importing `zoo` registers every family. Use `list_models`, `get_model`, `get_meta`.
+"""
+from zoo.registry import get_entry, get_meta, get_model, list_models, register_model, resolve_patterns  # noqa: F401
+from zoo.layers.reparam import deploy_form  # noqa: F401
+
+# Family modules register their variants on import; order only affects nothing but load time.
+from zoo import vgg_cifar, resnet_cifar, mobilenet_cifar, hetconv_imagenet, external  # noqa: F401,E402
