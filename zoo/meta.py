@@ -50,6 +50,7 @@ class ModelMeta:
     tags: tuple[str, ...] = ()
     hetconv_p: int | None = None  # part value P for HetConv variants ("PC" stored as its P per layer: 0)
     notes: str = ""
+    parent: str | None = None  # for compressed (pruned, low-rank) variants: the dense variant they come from
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form for JSON output."""
