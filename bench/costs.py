@@ -10,8 +10,8 @@ Counting convention (printed in every header by `bench costs`):
 - `other_ops`: BN that could not be folded, elementwise ops (activations, adds, SE scaling) and
   pooling, one per output (elementwise) or input (pooling) element. Not MACs.
 - `params`: parameters of the deploy form, HetConv structural zeros excluded.
-- `activations`: output elements of conv and linear layers (fvcore's activation count), a
-  proxy for memory traffic.
+- `activations`: output elements of conv, linear and HetConv layers (a HetConv layer counts
+  its output once, whatever its impl), a proxy for memory traffic.
 - Ops fvcore has no formula for are listed in `unsupported_ops`, never counted as zero silently.
 """
 from __future__ import annotations
@@ -82,22 +82,32 @@ def _in_numel(inputs, outputs) -> int:
     return _numel(get_shape(inputs[0]))
 
 
-def _hetconv_output_sizes(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[int, int]]:
-    """Output H, W of every HetConv2d, by module name (one forward pass with hooks)."""
+_ACTIVATION_LAYERS = (nn.Conv2d, nn.Linear, HetConv2d)
+
+
+def _layer_outputs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, tuple[int, int]], int]:
+    """One forward pass with hooks: output H, W of every HetConv2d by module name, and the
+    total output elements of conv / linear / HetConv layers (the activation count)."""
     sizes: dict[str, tuple[int, int]] = {}
+    total = [0]
     hooks = []
     for name, mod in model.named_modules():
-        if isinstance(mod, HetConv2d):
-            def hook(_m, _i, out, name=name):
+        if not isinstance(mod, _ACTIVATION_LAYERS):
+            continue
+
+        # HetConv2d runs functional convs, so its output is counted once however many it runs
+        def hook(m, _i, out, name=name):
+            if isinstance(m, HetConv2d):
                 sizes[name] = (int(out.shape[-2]), int(out.shape[-1]))
-            hooks.append(mod.register_forward_hook(hook))
+            total[0] += out.numel()
+        hooks.append(mod.register_forward_hook(hook))
     try:
         with torch.no_grad():
             model(example)
     finally:
         for h in hooks:
             h.remove()
-    return sizes
+    return sizes, total[0]
 
 
 def count_module(model: nn.Module, example: torch.Tensor) -> dict[str, Any]:
@@ -105,7 +115,7 @@ def count_module(model: nn.Module, example: torch.Tensor) -> dict[str, Any]:
 
     Returns a dict with macs, executed_macs, other_ops, params, activations, unsupported_ops.
     """
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+    from fvcore.nn import FlopCountAnalysis
 
     model.eval()
     with warnings.catch_warnings():
@@ -119,14 +129,11 @@ def count_module(model: nn.Module, example: torch.Tensor) -> dict[str, Any]:
         by_op = flops.by_operator()
         by_mod_op = flops.by_module_and_operator()
         unsupported = dict(flops.unsupported_ops())
-        acts = ActivationCountAnalysis(model, example)
-        acts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        activations = int(acts.total())
 
     executed = sum(v for k, v in by_op.items() if k in MAC_OPERATORS)
     other = sum(v for k, v in by_op.items() if k not in MAC_OPERATORS)
     macs, params = executed, 0
-    het_sizes = _hetconv_output_sizes(model, example)
+    het_sizes, activations = _layer_outputs(model, example)
     het_names = set()
     for name, mod in model.named_modules():
         if isinstance(mod, HetConv2d):
