@@ -1,0 +1,174 @@
+"""`bench run`: measure a grid of models on one device and store every cell in SQLite."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from bench import defaults
+from bench.errors import BenchError
+from bench.output import FORMATS, render
+
+if TYPE_CHECKING:
+    from bench.grid import GridSpec
+
+SUMMARY_COLUMNS = ["model", "impl", "batch", "dtype", "layout", "threads", "status", "p50_ms", "ci_low_ms",
+                   "ci_high_ms", "samples", "warmup_iters", "stop_reason", "message"]
+_DESCRIPTION = """\
+Measure latency of zoo variants on one device over a grid (models x batch x dtype x layout x
+HetConv impl x threads). Each cell warms up until steady, then samples until the 95% CI of the
+median is within --ci of it (or --max-time / --max-iters), and is committed to the SQLite
+database at once: an interrupted run loses at most the cell in flight; --resume continues it.
+Devices: cpu (torch eager), cuda (CUDA events), mobile or arm (ExecuTorch XNNPACK .pte, timed
+on this host unless --adb-runner is given; on x86 it is XNNPACK-on-host, not ARM)."""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register `bench run`."""
+    p = sub.add_parser("run", help="measure latency over a grid and store results", description=_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", required=True, help="cpu | cuda | mobile (alias arm)")
+    p.add_argument("--models", default=defaults.DEFAULT_MODELS_KEYWORD,
+                   help="model names or wildcards, comma-separated; 'default' = the HetConv CIFAR zoo "
+                        "+ resnet18 + mobilenet_v2 (default)")
+    p.add_argument("--batch", default="1", help="batch sizes, comma-separated (default 1)")
+    p.add_argument("--dtype", default="fp32", help="fp32,fp16,bf16 (default fp32)")
+    p.add_argument("--layout", default="nchw", help="nchw,nhwc (nhwc = channels_last; default nchw)")
+    p.add_argument("--impl", default=None,
+                   help="HetConv impls, comma-separated (masked,grouped,branches,folded,grouped_streams); "
+                        "default: each model's own. Ignored for models without HetConv")
+    p.add_argument("--threads", default=None, help="intra-op threads, comma-separated (default: torch's current)")
+    p.add_argument("--ci", default=f"{defaults.CI_TARGET:.0%}",
+                   help="target half-width of the median's 95%% CI, e.g. 1%% (default %(default)s)")
+    p.add_argument("--max-time", default=str(defaults.MAX_TIME_S),
+                   help="sampling time cap per cell in seconds (default %(default)s)")
+    p.add_argument("--max-iters", default=str(defaults.MAX_ITERS), help="sample cap per cell (default %(default)s)")
+    p.add_argument("--min-samples", default=str(defaults.MIN_SAMPLES),
+                   help="fewest samples before the CI may stop sampling (default %(default)s)")
+    p.add_argument("--warmup-max-time", default=str(defaults.WARMUP_MAX_TIME_S),
+                   help="warm-up time cap per cell in seconds (default %(default)s)")
+    p.add_argument("--db", default=defaults.DEFAULT_DB, help="SQLite results file (default %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the newest run with the same device and settings, skipping finished cells")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (cpu/cuda)")
+    p.add_argument("--cuda-graph", action="store_true", help="cuda: time CUDA-graph replay instead of eager")
+    p.add_argument("--adb-runner", default=None,
+                   help="mobile: path to an Android executor_runner binary; times on the phone over adb")
+    p.add_argument("--adb-serial", default=None, help="mobile: adb device serial (with --adb-runner)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _int_arg(text: str, what: str) -> int:
+    from bench.grid import parse_int_list
+
+    values = parse_int_list(text, what)
+    if len(values) != 1:
+        raise BenchError(f"--{what} takes one integer")
+    return values[0]
+
+
+def build_grid(args: argparse.Namespace, default_threads: Callable[[], int]) -> GridSpec:
+    """Validate the grid arguments (BenchError on bad input) and return the GridSpec."""
+    import zoo
+    from bench.grid import GridSpec, parse_choice_list, parse_int_list
+    from devices.base import DTYPES, LAYOUTS
+    from zoo.layers.hetconv import IMPLS
+    from zoo.registry import UnknownModelError
+
+    batches = parse_int_list(args.batch, "batch")
+    dtypes = parse_choice_list(args.dtype, tuple(DTYPES), "dtype")
+    layouts = parse_choice_list(args.layout, LAYOUTS, "layout")
+    impls = parse_choice_list(args.impl, IMPLS, "impl") if args.impl else (None,)
+    threads = parse_int_list(args.threads, "threads") if args.threads else (default_threads(),)
+    if args.models.strip() == defaults.DEFAULT_MODELS_KEYWORD:
+        models = list(defaults.DEFAULT_MODELS)
+    else:
+        try:
+            models = zoo.resolve_patterns(args.models)
+        except UnknownModelError as exc:
+            raise BenchError(str(exc)) from None
+    if not models:
+        raise BenchError("--models selects no model")
+    return GridSpec(models=tuple(models), batches=batches, dtypes=dtypes, layouts=layouts, impls=impls,
+                    threads=threads, compile=bool(args.compile))
+
+
+def timing_settings(args: argparse.Namespace):
+    """TimingSettings from --ci/--max-time/--max-iters/--min-samples/--warmup-max-time."""
+    from bench.grid import parse_fraction, parse_positive_float
+    from bench.runner import TimingSettings
+
+    max_iters, min_samples = _int_arg(args.max_iters, "max-iters"), _int_arg(args.min_samples, "min-samples")
+    if min_samples > max_iters:
+        raise BenchError(f"--min-samples ({min_samples}) exceeds --max-iters ({max_iters})")
+    return TimingSettings(ci_target=parse_fraction(args.ci, "ci"),
+                          max_time_s=parse_positive_float(args.max_time, "max-time"),
+                          max_iters=max_iters, min_samples=min_samples,
+                          warmup_max_time_s=parse_positive_float(args.warmup_max_time, "warmup-max-time"))
+
+
+def _device(args: argparse.Namespace):
+    from bench.fingerprint import is_arm
+    from devices.registry import canonical_name, get_device
+
+    name = canonical_name(args.device)
+    options: dict = {}
+    if args.cuda_graph:
+        if name != "cuda":
+            raise BenchError("--cuda-graph needs --device cuda")
+        options["cuda_graph"] = True
+    if args.adb_runner or args.adb_serial:
+        if name != "mobile":
+            raise BenchError("--adb-runner/--adb-serial need --device mobile")
+        if not args.adb_runner:
+            raise BenchError("--adb-serial needs --adb-runner PATH (an executor_runner built for the phone)")
+        from devices.mobile import AdbRunner
+
+        options["adb_runner"] = AdbRunner(Path(args.adb_runner), serial=args.adb_serial)
+    if args.device.lower() == "arm" and not args.adb_runner and not is_arm():
+        print("bench: note: this host is not ARM; --device arm measures ExecuTorch XNNPACK on this host "
+              "and labels it as such (never as ARM)", file=sys.stderr)
+    recorded = {k: (str(v.runner_path) if k == "adb_runner" else v) for k, v in options.items()}
+    return get_device(name, **options), recorded
+
+
+def _summary_rows(report) -> list[dict]:
+    rows = []
+    for o in report.outcomes:
+        st = o.measurement.stats if o.measurement else None
+        c = o.cell
+        rows.append(dict(model=c.model, impl=o.impl, batch=c.batch, dtype=c.dtype, layout=c.layout,
+                         threads=c.threads, status=o.status, p50_ms=st.p50_ms if st else None,
+                         ci_low_ms=st.ci_low_ms if st else None, ci_high_ms=st.ci_high_ms if st else None,
+                         samples=st.samples if st else None,
+                         warmup_iters=o.measurement.warmup_iters if o.measurement else None,
+                         stop_reason=o.measurement.stop_reason if o.measurement else None, message=o.message))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate arguments, run the grid, print a summary; exit 0 even when some cells failed."""
+    from bench.fingerprint import machine_label
+    from bench.runner import run_grid
+    from bench.store import ResultStore
+    from devices.registry import canonical_name
+
+    canonical_name(args.device)  # unknown device: fail before anything slow
+    timing = timing_settings(args)
+    device, options = _device(args)
+    spec = build_grid(args, device.default_threads)
+    with ResultStore(args.db) as store:
+        report = run_grid(store, device, spec, timing, resume=args.resume, device_options=options,
+                          progress=not args.no_progress)
+        info = store.run_info(report.run_id)
+    label = machine_label(device.name, info["fingerprint"])
+    done = f"{len(report.outcomes)} cell(s) measured" + (
+        f", {report.cells_skipped} already done (resumed)" if report.resumed else "")
+    if args.format == "table":
+        print(f"# run {report.run_id}  target {device.name}  on {label}")
+        print(f"# {done}; stored in {args.db}")
+    print(render(_summary_rows(report), SUMMARY_COLUMNS, args.format))
+    return 0

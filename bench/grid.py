@@ -1,0 +1,123 @@
+"""The run grid: models x batch sizes x dtypes x layouts x HetConv impls x threads.
+
+Every cell becomes one stored result. The impl axis only applies to models that contain
+HetConv layers; other models get one cell with impl None. A cell's `key()` identifies it
+within a run, which is what `--resume` matches on.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from itertools import product
+from typing import Callable, Sequence
+
+from bench.errors import BenchError
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid point. `impl` None means the model's own default HetConv impl (or no HetConv)."""
+
+    model: str
+    batch: int
+    dtype: str
+    layout: str
+    impl: str | None
+    threads: int
+    compile: bool = False
+
+    def key(self) -> str:
+        """Stable identity of the cell within a run (JSON, sorted keys)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def label(self) -> str:
+        """Short human label for progress bars and messages."""
+        parts = [self.model, f"b{self.batch}", self.dtype, self.layout, f"t{self.threads}"]
+        if self.impl:
+            parts.insert(1, self.impl)
+        if self.compile:
+            parts.append("compiled")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The axes of a run; `cells()` expands them."""
+
+    models: tuple[str, ...]
+    batches: tuple[int, ...] = (1,)
+    dtypes: tuple[str, ...] = ("fp32",)
+    layouts: tuple[str, ...] = ("nchw",)
+    impls: tuple[str | None, ...] = (None,)
+    threads: tuple[int, ...] = (1,)
+    compile: bool = False
+
+    def cells(self, has_hetconv: Callable[[str], bool]) -> list[Cell]:
+        """All cells, model-major; the impl axis collapses to None for models without HetConv."""
+        out: list[Cell] = []
+        for model in self.models:
+            impls = self.impls if has_hetconv(model) else (None,)
+            for impl, batch, dtype, layout, threads in product(impls, self.batches, self.dtypes, self.layouts,
+                                                                self.threads):
+                out.append(Cell(model, batch, dtype, layout, impl, threads, self.compile))
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form (stored in the run's settings)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+    """'1,8' -> (1, 8); every value a positive integer, else BenchError naming `what`."""
+    items = _split(text)
+    if not items:
+        raise BenchError(f"--{what} is empty; give positive integers like 1,8")
+    out = []
+    for item in items:
+        try:
+            value = int(item)
+        except ValueError:
+            raise BenchError(f"--{what}: '{item}' is not an integer; give positive integers like 1,8") from None
+        if value < 1:
+            raise BenchError(f"--{what}: {value} must be >= 1")
+        out.append(value)
+    return tuple(dict.fromkeys(out))
+
+
+def parse_choice_list(text: str, choices: Sequence[str], what: str) -> tuple[str, ...]:
+    """'fp32,fp16' -> ('fp32', 'fp16'), each checked against `choices`."""
+    items = [i.lower() for i in _split(text)]
+    if not items:
+        raise BenchError(f"--{what} is empty; choose from {', '.join(choices)}")
+    bad = [i for i in items if i not in choices]
+    if bad:
+        raise BenchError(f"--{what}: unknown value '{bad[0]}'; choose from {', '.join(choices)}")
+    return tuple(dict.fromkeys(items))
+
+
+def parse_fraction(text: str, what: str) -> float:
+    """'1%' -> 0.01, '0.02' -> 0.02; must lie in (0, 1)."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise BenchError(f"--{what}: '{text}' is not a number or percentage like 1%") from None
+    if not 0 < value < 1:
+        raise BenchError(f"--{what}: {text} must be between 0 and 100%")
+    return value
+
+
+def parse_positive_float(text: str, what: str) -> float:
+    """A positive float, else BenchError."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise BenchError(f"--{what}: '{text}' is not a number") from None
+    if not value > 0:
+        raise BenchError(f"--{what}: {text} must be > 0")
+    return value
+

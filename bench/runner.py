@@ -1,0 +1,230 @@
+"""Executes a run grid: for each cell build the model, take its deploy form, prepare it on the
+device, measure it and store the result at once.
+
+A cell that cannot run is still a result: `unsupported` (the device or impl cannot do it),
+`oom` (out of memory; the batch is never shrunk), `error` (anything else, with the message),
+or `numerics_mismatch` (mobile .pte outputs differ from eager; timed anyway, flagged).
+"""
+from __future__ import annotations
+
+import gc
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from bench import defaults
+from bench.fingerprint import machine_label
+from bench.grid import Cell, GridSpec
+from bench.store import ResultStore
+from bench.timing import Measurement, measure
+from devices.base import Device, UnsupportedCell
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    """Keyword arguments of `bench.timing.measure` used for every cell of a run."""
+
+    ci_target: float = defaults.CI_TARGET
+    confidence: float = defaults.CONFIDENCE
+    max_time_s: float = defaults.MAX_TIME_S
+    max_iters: int = defaults.MAX_ITERS
+    min_samples: int = defaults.MIN_SAMPLES
+    warmup_cap: int = defaults.WARMUP_CAP
+    warmup_max_time_s: float = defaults.WARMUP_MAX_TIME_S
+    warmup_window: int = defaults.WARMUP_WINDOW
+    warmup_tol: float = defaults.WARMUP_TOL
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as measure() keyword arguments."""
+        return asdict(self)
+
+
+@dataclass
+class CellOutcome:
+    """What happened in one cell (stored as one result row)."""
+
+    cell: Cell
+    status: str
+    message: str = ""
+    family: str | None = None
+    impl: str | None = None  # the HetConv impl(s) that actually ran
+    measurement: Measurement | None = None
+    costs: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    """Summary of a grid run."""
+
+    run_id: str
+    resumed: bool
+    cells_total: int
+    cells_skipped: int
+    outcomes: list[CellOutcome]
+
+
+def has_hetconv(model_name: str) -> bool:
+    """True for variants whose metadata says they contain HetConv layers (impl axis applies)."""
+    from zoo.registry import get_meta
+
+    return get_meta(model_name).hetconv_p is not None
+
+
+class CostLookup:
+    """MACs/params per model (per image, batch 1). Both are impl-invariant (paper formula,
+    structural zeros excluded), so the committed declared-costs table is used when it has the
+    model and fvcore counting (`bench.costs.model_costs`) otherwise; cached per model."""
+
+    def __init__(self) -> None:
+        from bench import declared
+
+        self._declared = declared.load()
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, model_name: str, impl: str | None = None) -> dict[str, Any]:
+        """{'macs': int, 'params': int} (values None, with 'costs_error', if counting failed)."""
+        if model_name not in self._cache:
+            row = self._declared.get(model_name)
+            if row is not None:
+                self._cache[model_name] = {"macs": row["macs"], "params": row["params"]}
+            else:
+                self._cache[model_name] = self._count(model_name, impl)
+        return self._cache[model_name]
+
+    @staticmethod
+    def _count(model_name: str, impl: str | None) -> dict[str, Any]:
+        from bench.costs import model_costs
+
+        try:
+            c = model_costs(model_name, impl=impl)
+        except Exception as exc:  # noqa: BLE001 - a cost failure must not lose the latency result
+            return {"macs": None, "params": None, "costs_error": f"{type(exc).__name__}: {exc}"[:200]}
+        return {"macs": c.macs, "params": c.params}
+
+
+def example_batch(model_name: str, batch: int) -> torch.Tensor:
+    """Seeded random input of the variant's input size with `batch` images."""
+    from zoo.registry import get_meta
+
+    c, h, w = get_meta(model_name).input_size
+    return torch.randn(batch, c, h, w, generator=torch.Generator().manual_seed(0))
+
+
+def _build_deploy(cell: Cell, device: Device) -> tuple[torch.nn.Module, str | None]:
+    from zoo.layers.hetconv import hetconv_impls_in
+    from zoo.layers.reparam import deploy_form
+    from zoo.registry import get_model
+
+    if cell.impl == "grouped_streams" and device.name != "cuda":
+        raise UnsupportedCell("HetConv impl 'grouped_streams' needs CUDA streams; use it with --device cuda")
+    try:
+        model = deploy_form(get_model(cell.model), impl=cell.impl, inplace=True)
+    except ValueError as exc:  # e.g. an impl whose channel constraints this variant breaks
+        raise UnsupportedCell(str(exc)) from None
+    impls = sorted(hetconv_impls_in(model))
+    return model, (",".join(impls) or None)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLookup | None = None,
+             timer=None) -> CellOutcome:
+    """Build, deploy, prepare and measure one cell; failures become a status, never an exception
+    (KeyboardInterrupt excepted)."""
+    from zoo.registry import get_meta
+
+    outcome = CellOutcome(cell=cell, status="error", family=get_meta(cell.model).family, impl=cell.impl)
+    prepared = None
+    try:
+        outcome.costs = costs(cell.model, cell.impl) if costs is not None else None
+        model, outcome.impl = _build_deploy(cell, device)
+        prepared = device.prepare(model, example_batch(cell.model, cell.batch), dtype=cell.dtype,
+                                  layout=cell.layout, threads=cell.threads, compile=cell.compile)
+        outcome.info = dict(prepared.info)
+        outcome.measurement = measure(prepared, timer=timer or device.timer(), **timing.to_dict())
+        outcome.status = "ok"
+        if prepared.numerics is not None:
+            outcome.info["numerics_rel_err"] = prepared.numerics.rel_err
+            if not prepared.numerics.ok:
+                outcome.status = "numerics_mismatch"
+                outcome.message = (f"outputs differ from eager: rel err {prepared.numerics.rel_err:.2e} > "
+                                   f"{prepared.numerics.tolerance:.0e}")
+    except UnsupportedCell as exc:
+        outcome.status, outcome.message = "unsupported", str(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded as the cell's result
+        outcome.status = "oom" if device.is_oom(exc) else "error"
+        outcome.message = _one_line(exc)
+    finally:
+        if prepared is not None:
+            prepared.close()
+        prepared = model = None  # noqa: F841 - drop references before the next cell allocates
+        gc.collect()
+        device.cleanup()
+    return outcome
+
+
+def store_outcome(store: ResultStore, run_id: str, o: CellOutcome) -> int:
+    """Write one outcome as a result row (with raw samples); returns result_id."""
+    m = o.measurement
+    extra = dict(o.info)
+    if o.costs and o.costs.get("costs_error"):
+        extra["costs_error"] = o.costs["costs_error"]
+    if m is not None:
+        extra.update(warmup_steady=m.warmup_steady, warmup_ms=[round(t, 4) for t in m.warmup_ms],
+                     sampling_s=round(m.elapsed_s, 3))
+    return store.add_result(run_id, o.cell, m.stats if m else None, m.samples_ms if m else None, o.costs,
+                            status=o.status, message=o.message, family=o.family, impl=o.impl,
+                            warmup_iters=m.warmup_iters if m else None, stop_reason=m.stop_reason if m else None,
+                            extra=extra)
+
+
+def run_settings(spec: GridSpec, timing: TimingSettings, device_options: dict[str, Any]) -> dict[str, Any]:
+    """The settings stored with a run (and matched by --resume)."""
+    return {"grid": spec.to_dict(), "timing": timing.to_dict(), "device_options": device_options}
+
+
+def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingSettings, *,
+             resume: bool = False, device_options: dict[str, Any] | None = None, progress: bool = True,
+             on_cell: Callable[[CellOutcome], None] | None = None) -> RunReport:
+    """Run every cell of `spec` on `device`, committing each result as it finishes.
+
+    With `resume`, the newest run with the same target, machine and settings is continued and
+    its finished cells are skipped; if there is none, a new run starts.
+    """
+    from tqdm import tqdm
+
+    settings = run_settings(spec, timing, device_options or {})
+    fingerprint = device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None)
+    run_id = None
+    if resume:
+        run_id = store.latest_matching_run(device.name, settings, machine_label(device.name, fingerprint))
+        if run_id is None:
+            print("bench: nothing to resume with these settings; starting a new run", file=sys.stderr)
+    resumed = run_id is not None
+    if run_id is None:
+        run_id = store.start_run(device.name, fingerprint, settings)
+    cells = spec.cells(has_hetconv)
+    done = store.finished_cells(run_id) if resumed else set()
+    todo = [c for c in cells if c.key() not in done]
+    costs, timer = CostLookup(), device.timer()
+    outcomes = []
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"bench run {device.name}", unit="cell",
+               file=sys.stderr, disable=None if progress else True, dynamic_ncols=True)
+    with bar:
+        for cell in todo:
+            bar.set_postfix_str(cell.label())
+            outcome = run_cell(device, cell, timing, costs, timer)
+            store_outcome(store, run_id, outcome)
+            outcomes.append(outcome)
+            if on_cell is not None:
+                on_cell(outcome)
+            bar.update(1)
+    store.finish_run(run_id)
+    return RunReport(run_id=run_id, resumed=resumed, cells_total=len(cells), cells_skipped=len(cells) - len(todo),
+                     outcomes=outcomes)

@@ -1,0 +1,211 @@
+"""The timing core: warm up until steady, then sample until the median is precise.
+
+Protocol (DESIGN.md, "Timing core"):
+
+1. Warm-up is not a fixed count. CPU eager oneDNN, cuDNN autotuning and XNNPACK's first
+   calls are several times slower than the steady state, for a model-dependent number of
+   calls. We call the model until the median of the last `warmup_window` calls is no longer
+   faster than the median of the window before (within `warmup_tol`), capped by
+   `warmup_cap` calls and `warmup_max_time_s` seconds. The count and the times are kept.
+2. Sampling stops as soon as both bounds of the 95 % distribution-free CI of the median lie
+   within `ci_target` of the median (after at least `min_samples` samples), or when
+   `max_time_s` of sampling or `max_iters` samples is reached. The reason is recorded.
+
+A timer is any callable that runs `fn` once and returns its latency in milliseconds; the
+device supplies it (perf_counter_ns on CPU, CUDA events on GPU). `clock` is only used for the
+time caps and can be faked in tests, as can the timer.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any, Callable, Sequence
+
+from bench.stats import LatencyStats, median_ci, summarize
+
+Timer = Callable[[Callable[[], Any]], float]
+Clock = Callable[[], float]
+
+STOP_CI = "ci_target"
+STOP_TIME = "max_time"
+STOP_ITERS = "max_iters"
+
+
+def perf_counter_timer(fn: Callable[[], Any]) -> float:
+    """Run `fn` once and return its wall time in ms (time.perf_counter_ns, host clock)."""
+    t0 = time.perf_counter_ns()
+    fn()
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+@dataclass
+class Measurement:
+    """Raw result of timing one callable."""
+
+    samples_ms: list[float]
+    warmup_ms: list[float]
+    stop_reason: str
+    warmup_steady: bool  # False when warm-up ended on its cap rather than by settling
+    elapsed_s: float  # sampling phase only
+    ci_target: float
+    confidence: float = 0.95
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def warmup_iters(self) -> int:
+        """Number of warm-up calls made before sampling."""
+        return len(self.warmup_ms)
+
+    @property
+    def stats(self) -> LatencyStats:
+        """Summary statistics of the samples."""
+        return summarize(self.samples_ms, self.confidence)
+
+
+class SteadyDetector:
+    """Decides when warm-up is over: the latest window is no faster than the one before."""
+
+    def __init__(self, window: int = 3, tol: float = 0.05) -> None:
+        if window < 1:
+            raise ValueError("warm-up window must be >= 1")
+        self.window, self.tol = window, tol
+        self.times: list[float] = []
+
+    def add(self, ms: float) -> bool:
+        """Record one warm-up latency; True once the model is steady."""
+        self.times.append(ms)
+        w = self.window
+        if len(self.times) < 2 * w:
+            return False
+        recent, before = median(self.times[-w:]), median(self.times[-2 * w:-w])
+        return recent >= (1.0 - self.tol) * before
+
+
+def ci_within(samples: Sequence[float], ci_target: float, confidence: float = 0.95) -> bool:
+    """True when both CI bounds of the median lie within `ci_target` (relative) of the median."""
+    med = median(samples)
+    if med <= 0:
+        return False
+    lo, hi = median_ci(samples, confidence)
+    return max(med - lo, hi - med) <= ci_target * med
+
+
+def _next_check(n: int) -> int:
+    # Re-checking the CI every sample costs a sort per call; every ~5 % more samples is enough.
+    return n + max(1, n // 20)
+
+
+@dataclass
+class _WarmupResult:
+    times: list[float]
+    steady: bool
+
+
+def _warm_up(fn: Callable[[], Any], timer: Timer, clock: Clock, cap: int, max_time_s: float,
+             window: int, tol: float) -> _WarmupResult:
+    detector = SteadyDetector(window, tol)
+    start = clock()
+    while len(detector.times) < cap:
+        if detector.add(timer(fn)):
+            return _WarmupResult(detector.times, True)
+        if clock() - start >= max_time_s:
+            break
+    return _WarmupResult(detector.times, False)
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    timer: Timer = perf_counter_timer,
+    ci_target: float = 0.01,
+    confidence: float = 0.95,
+    max_time_s: float = 5.0,
+    max_iters: int = 2000,
+    min_samples: int = 20,
+    warmup_cap: int = 100,
+    warmup_max_time_s: float = 5.0,
+    warmup_window: int = 3,
+    warmup_tol: float = 0.05,
+    clock: Clock = time.perf_counter,
+) -> Measurement:
+    """Warm `fn` up until steady, then sample it until the median is precise or a cap is hit.
+
+    `max_time_s` bounds the sampling phase and `warmup_max_time_s` the warm-up; both are
+    checked between calls, so a single call longer than the cap still completes.
+    """
+    if min_samples < 1 or max_iters < min_samples:
+        raise ValueError(f"need 1 <= min_samples <= max_iters, got {min_samples}, {max_iters}")
+    warm = _warm_up(fn, timer, clock, warmup_cap, warmup_max_time_s, warmup_window, warmup_tol)
+    samples: list[float] = []
+    start = clock()
+    check_at = min_samples
+    reason = STOP_ITERS
+    while len(samples) < max_iters:
+        samples.append(timer(fn))
+        n = len(samples)
+        if n >= check_at:
+            if ci_within(samples, ci_target, confidence):
+                reason = STOP_CI
+                break
+            check_at = _next_check(n)
+        if clock() - start >= max_time_s:
+            reason = STOP_TIME if n < max_iters else STOP_ITERS
+            break
+    return Measurement(samples_ms=samples, warmup_ms=warm.times, stop_reason=reason, warmup_steady=warm.steady,
+                       elapsed_s=clock() - start, ci_target=ci_target, confidence=confidence)
+
+
+def measure_interleaved(
+    fns: Sequence[Callable[[], Any]],
+    *,
+    timer: Timer = perf_counter_timer,
+    ci_target: float = 0.01,
+    confidence: float = 0.95,
+    max_time_s: float = 10.0,
+    max_iters: int = 2000,
+    min_samples: int = 20,
+    warmup_cap: int = 100,
+    warmup_max_time_s: float = 10.0,
+    warmup_window: int = 3,
+    warmup_tol: float = 0.05,
+    clock: Clock = time.perf_counter,
+) -> list[Measurement]:
+    """Time several callables in rounds (A B C A B C ...) so that drift hits all alike.
+
+    Warm-up runs in rounds too, until every callable is steady (or the caps). Sampling runs
+    in rounds until every callable's median CI is within `ci_target`, or `max_time_s` (for
+    all of them together) or `max_iters` rounds. Returns one Measurement per callable, in order.
+    """
+    if not fns:
+        return []
+    if min_samples < 1 or max_iters < min_samples:
+        raise ValueError(f"need 1 <= min_samples <= max_iters, got {min_samples}, {max_iters}")
+    detectors = [SteadyDetector(warmup_window, warmup_tol) for _ in fns]
+    steady = [False] * len(fns)
+    start = clock()
+    rounds = 0
+    while not all(steady) and rounds < warmup_cap and clock() - start < warmup_max_time_s:
+        for i, fn in enumerate(fns):
+            steady[i] = detectors[i].add(timer(fn)) or steady[i]
+        rounds += 1
+    samples: list[list[float]] = [[] for _ in fns]
+    start = clock()
+    check_at = min_samples
+    reason = STOP_ITERS
+    while len(samples[0]) < max_iters:
+        for i, fn in enumerate(fns):
+            samples[i].append(timer(fn))
+        n = len(samples[0])
+        if n >= check_at:
+            if all(ci_within(s, ci_target, confidence) for s in samples):
+                reason = STOP_CI
+                break
+            check_at = _next_check(n)
+        if clock() - start >= max_time_s:
+            reason = STOP_TIME if n < max_iters else STOP_ITERS
+            break
+    elapsed = clock() - start
+    return [Measurement(samples_ms=s, warmup_ms=d.times, stop_reason=reason, warmup_steady=st, elapsed_s=elapsed,
+                        ci_target=ci_target, confidence=confidence)
+            for s, d, st in zip(samples, detectors, steady)]

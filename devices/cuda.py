@@ -1,0 +1,157 @@
+"""CUDA target: CUDA events per iteration, cuDNN autotuning, fp16/bf16, optional CUDA-graph replay.
+
+Not exercised by the test suite on CPU-only machines (tests skip with a reason); written to
+be run on a GPU box, whose results are exported to JSON and merged (`bench export/import`).
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+import warnings
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from bench.fingerprint import host_fingerprint
+from devices.base import Device, Prepared, UnsupportedCell, check_dtype_layout
+
+
+def _driver_version() -> str | None:
+    """NVIDIA driver version via nvidia-smi (torch has no public API for it), or None."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+
+
+def precision_settings() -> dict[str, Any]:
+    """cuDNN benchmark and TF32 flags in effect (old and new torch spellings where they exist)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch >= 2.9 deprecates allow_tf32 in favour of fp32_precision
+        settings: dict[str, Any] = {
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+            "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+        }
+        conv = getattr(torch.backends.cudnn, "conv", None)
+        if conv is not None and hasattr(conv, "fp32_precision"):
+            settings["cudnn_conv_fp32_precision"] = conv.fp32_precision
+        if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+            settings["matmul_fp32_precision"] = torch.backends.cuda.matmul.fp32_precision
+    return settings
+
+
+class CudaEventTimer:
+    """Times one call with a pair of CUDA events, after draining the queue (synchronize)."""
+
+    def __init__(self) -> None:
+        self.start = torch.cuda.Event(enable_timing=True)
+        self.end = torch.cuda.Event(enable_timing=True)
+
+    def __call__(self, fn) -> float:
+        torch.cuda.synchronize()
+        self.start.record()
+        fn()
+        self.end.record()
+        self.end.synchronize()
+        return float(self.start.elapsed_time(self.end))
+
+
+def _capture_graph(model: nn.Module, x: torch.Tensor):
+    """Capture one forward pass in a CUDA graph; returns the replay callable."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    # warm-up on a side stream so cuDNN autotuning and lazy allocations happen before capture
+    with torch.cuda.stream(side), torch.inference_mode():
+        for _ in range(3):
+            model(x)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.inference_mode(), torch.cuda.graph(graph):
+        static_out = model(x)
+    return graph.replay, static_out
+
+
+class CudaDevice(Device):
+    """torch on one CUDA GPU. `cuda_graph=True` times graph replay instead of eager launches."""
+
+    name = "cuda"
+
+    def __init__(self, cuda_graph: bool = False, index: int = 0) -> None:
+        self.cuda_graph = cuda_graph
+        self.index = index
+
+    def available(self) -> tuple[bool, str]:
+        """CUDA needs a visible device and a CUDA build of torch."""
+        if not torch.cuda.is_available():
+            built = torch.version.cuda or "none (CPU-only build)"
+            return False, (f"CUDA is not available on this machine (torch.cuda.is_available() is False; "
+                           f"torch {torch.__version__}, CUDA build {built})")
+        return True, ""
+
+    def fingerprint(self, threads: int | None = None) -> dict[str, Any]:
+        """Host facts plus GPU name, capability, driver, CUDA/cuDNN versions and precision flags."""
+        fp = host_fingerprint()
+        props = torch.cuda.get_device_properties(self.index)
+        fp.update(device="cuda", backend="torch eager" + (" + CUDA graph" if self.cuda_graph else ""),
+                  gpu_name=props.name, gpu_capability=f"{props.major}.{props.minor}",
+                  gpu_memory_gb=round(props.total_memory / 2**30, 1), gpu_count=torch.cuda.device_count(),
+                  driver_version=_driver_version(), cuda_version=torch.version.cuda,
+                  cudnn_version=torch.backends.cudnn.version(), cuda_graph=self.cuda_graph,
+                  threads=threads or torch.get_num_threads())
+        torch.backends.cudnn.benchmark = True  # what prepare() sets, so the record matches the runs
+        fp.update(precision_settings())
+        return fp
+
+    def timer(self):
+        """CUDA-event timer (device time of the call, queue drained first)."""
+        return CudaEventTimer()
+
+    def is_oom(self, exc: BaseException) -> bool:
+        """torch.cuda.OutOfMemoryError or an allocator 'out of memory' message."""
+        return isinstance(exc, torch.cuda.OutOfMemoryError) or super().is_oom(exc)
+
+    def cleanup(self) -> None:
+        """Free cached blocks so one cell's OOM does not poison the next."""
+        torch.cuda.empty_cache()
+
+    def prepare(self, model: nn.Module, example: torch.Tensor, *, dtype: str = "fp32", layout: str = "nchw",
+                threads: int | None = None, compile: bool = False) -> Prepared:
+        """Move to the GPU in dtype/layout; optionally compile and/or capture a CUDA graph."""
+        tdtype, fmt = check_dtype_layout(dtype, layout)
+        if tdtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            raise UnsupportedCell("bf16 is not supported on this GPU")
+        torch.backends.cudnn.benchmark = True
+        dev = torch.device("cuda", self.index)
+        model = model.eval().to(device=dev, dtype=tdtype, memory_format=fmt)
+        x = example.to(device=dev, dtype=tdtype).contiguous(memory_format=fmt)
+        info: dict[str, Any] = {"cuda_graph": self.cuda_graph}
+        if compile:
+            model = torch.compile(model)
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                model(x)
+            torch.cuda.synchronize()
+            info["compile_s"] = round(time.perf_counter() - t0, 3)
+        if self.cuda_graph:
+            try:
+                replay, static_out = _capture_graph(model, x)
+            except RuntimeError as exc:
+                if self.is_oom(exc):
+                    raise
+                raise UnsupportedCell(f"CUDA graph capture failed: {str(exc).splitlines()[0]}") from None
+
+            def run_graph() -> Any:
+                replay()
+                return static_out  # the graph writes into this buffer on every replay
+
+            return Prepared(run=run_graph, info=info)
+
+        def run() -> Any:
+            with torch.inference_mode():
+                return model(x)
+
+        return Prepared(run=run, info=info)

@@ -1,0 +1,254 @@
+"""Mobile target: ExecuTorch with the XNNPACK delegate.
+
+The model is exported (torch.export -> to_edge_transform_and_lower with XnnpackPartitioner ->
+.pte) and its outputs are checked against eager fp32. Then either
+
+- host mode (default): the .pte is timed through the ExecuTorch Python runtime on this
+  machine. That is XNNPACK on the host CPU: on an aarch64 board it measures ARM, on an x86
+  box it measures x86 and every label says "XNNPACK on host x86_64", never ARM; or
+- adb mode: the .pte and a user-supplied `executor_runner` binary (built for the phone) are
+  pushed with adb and the runner's own timing lines are parsed.
+
+PyTorch Mobile's lite interpreter is deprecated and not used.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from bench.fingerprint import host_fingerprint, is_arm
+from devices.base import Device, NumericsCheck, Prepared, UnsupportedCell, first_tensor, relative_error
+
+NUMERICS_TOLERANCE = 1e-4  # max |pte - eager| / max |eager|
+XNNPACK_BACKEND = "XnnpackBackend"
+_RUNNER_TIMING = re.compile(r"Model executed successfully\s+(\d+)\s+time\(s\)\s+in\s+([0-9.eE+-]+)\s*ms")
+
+
+def executorch_version() -> str | None:
+    """Installed executorch version, or None when it is missing."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("executorch")
+    except PackageNotFoundError:
+        return None
+
+
+def export_pte(model: nn.Module, example: torch.Tensor) -> bytes:
+    """Export `model` (eval, fp32) to an XNNPACK-delegated ExecuTorch program (.pte bytes)."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    try:
+        exported = torch.export.export(model.eval(), (example,))
+    except Exception as exc:  # noqa: BLE001 - any export failure means this target cannot take the model
+        raise UnsupportedCell(f"torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+    return lowered.to_executorch().buffer
+
+
+def load_pte_method(pte: bytes):
+    """Load the 'forward' method of a .pte through the ExecuTorch Python runtime."""
+    from executorch.runtime import Runtime
+
+    program = Runtime.get().load_program(pte)
+    return program, program.load_method("forward")
+
+
+def set_xnnpack_threads(threads: int | None) -> int:
+    """Resize ExecuTorch's thread pool (used by XNNPACK) when `threads` is given; returns the size."""
+    from executorch.extension.pybindings import portable_lib
+
+    if threads is not None:
+        portable_lib._unsafe_reset_threadpool(int(threads))
+    return int(portable_lib._threadpool_get_thread_count())
+
+
+@dataclass(frozen=True)
+class RunnerTiming:
+    """One timing line of `executor_runner`: `executions` runs took `total_ms` in all."""
+
+    executions: int
+    total_ms: float
+
+    @property
+    def per_execution_ms(self) -> float:
+        """Mean latency of one execution in ms."""
+        return self.total_ms / self.executions
+
+
+def parse_executor_runner_output(text: str) -> list[RunnerTiming]:
+    """Timing lines ('Model executed successfully N time(s) in X ms.') of executor_runner's log.
+
+    Raises ValueError when the text has none (e.g. a runner too old to print timings).
+    """
+    hits = [RunnerTiming(int(n), float(ms)) for n, ms in _RUNNER_TIMING.findall(text)]
+    if not hits:
+        raise ValueError("executor_runner output has no 'Model executed successfully N time(s) in X ms' line")
+    return hits
+
+
+@dataclass
+class AdbRunner:
+    """Runs a .pte on an Android device with a user-supplied `executor_runner` over adb."""
+
+    runner_path: Path
+    serial: str | None = None
+    remote_dir: str = "/data/local/tmp/zoobench"
+    executions_per_block: int = 10
+    adb: str = "adb"
+    _pushed_runner: bool = field(default=False, init=False)
+
+    def _cmd(self, *args: str) -> list[str]:
+        return [self.adb] + (["-s", self.serial] if self.serial else []) + list(args)
+
+    def _run(self, *args: str, timeout: float = 600) -> str:
+        proc = subprocess.run(self._cmd(*args), capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"adb {' '.join(args[:2])} failed: {(proc.stderr or proc.stdout).strip()[:200]}")
+        return proc.stdout
+
+    def available(self) -> tuple[bool, str]:
+        """adb on PATH, the runner binary present, one device answering."""
+        if shutil.which(self.adb) is None:
+            return False, f"'{self.adb}' not found on PATH (needed for the Android runner)"
+        if not Path(self.runner_path).is_file():
+            return False, f"executor_runner binary not found: {self.runner_path}"
+        try:
+            state = self._run("get-state", timeout=20).strip()
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            return False, f"no Android device reachable over adb ({exc})"
+        return (state == "device", "" if state == "device" else f"adb device state is '{state}'")
+
+    def device_properties(self) -> dict[str, Any]:
+        """Model, ABI, SoC and Android release of the phone (getprop)."""
+        props = {}
+        for key, prop in (("android_model", "ro.product.model"), ("android_abi", "ro.product.cpu.abi"),
+                          ("android_soc", "ro.soc.model"), ("android_release", "ro.build.version.release")):
+            try:
+                props[key] = self._run("shell", "getprop", prop, timeout=20).strip() or None
+            except (RuntimeError, subprocess.SubprocessError):
+                props[key] = None
+        return props
+
+    def push(self, pte: bytes, name: str) -> str:
+        """Push the .pte (and the runner, once); returns the remote .pte path."""
+        self._run("shell", "mkdir", "-p", self.remote_dir)
+        if not self._pushed_runner:
+            self._run("push", str(self.runner_path), f"{self.remote_dir}/executor_runner")
+            self._run("shell", "chmod", "755", f"{self.remote_dir}/executor_runner")
+            self._pushed_runner = True
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / f"{name}.pte"
+            local.write_bytes(pte)
+            remote = f"{self.remote_dir}/{name}.pte"
+            self._run("push", str(local), remote)
+        return remote
+
+    def run_block(self, remote_pte: str, threads: int | None = None) -> float:
+        """Run `executions_per_block` executions on the phone; mean ms per execution."""
+        args = ["shell", f"{self.remote_dir}/executor_runner", f"--model_path={remote_pte}",
+                f"--num_executions={self.executions_per_block}"]
+        if threads is not None:
+            args.append(f"--cpu_threads={threads}")
+        timings = parse_executor_runner_output(self._run(*args))
+        return timings[-1].per_execution_ms
+
+
+@dataclass
+class HostPte:
+    """One loaded .pte and its input; calling it runs one inference on the host runtime."""
+
+    program: Any  # held so the program outlives its method
+    method: Any
+    x: torch.Tensor
+
+    def __call__(self) -> Any:
+        return self.method.execute([self.x])
+
+
+def self_timed(fn) -> float:
+    """Timer for callables that report their own latency in ms (the adb runner's blocks)."""
+    return float(fn())
+
+
+class MobileDevice(Device):
+    """ExecuTorch + XNNPACK, timed on the host runtime or on an Android phone via `adb`."""
+
+    name = "mobile"
+
+    def __init__(self, adb_runner: AdbRunner | None = None) -> None:
+        self.adb_runner = adb_runner
+
+    def available(self) -> tuple[bool, str]:
+        """executorch importable with the XNNPACK backend registered (and adb reachable in adb mode)."""
+        if executorch_version() is None:
+            return False, ("executorch is not installed; `pip install -e '.[mobile]'` "
+                           "(pins executorch 1.5.1, torchao 0.18)")
+        try:
+            from executorch.runtime import Runtime
+
+            if not Runtime.get().backend_registry.is_available(XNNPACK_BACKEND):
+                return False, "the installed executorch runtime has no XNNPACK backend"
+        except Exception as exc:  # noqa: BLE001 - a broken install must still give one line
+            return False, f"executorch runtime failed to load: {type(exc).__name__}: {exc}"
+        if self.adb_runner is not None:
+            return self.adb_runner.available()
+        return True, ""
+
+    def fingerprint(self, threads: int | None = None) -> dict[str, Any]:
+        """Host facts plus ExecuTorch version, backend and where the .pte ran."""
+        fp = host_fingerprint()
+        fp.update(device="mobile", backend="executorch xnnpack", executorch=executorch_version())
+        if self.adb_runner is not None:
+            fp.update(runtime="executor_runner over adb", **self.adb_runner.device_properties())
+            fp["threads"] = threads
+        else:
+            fp.update(runtime="executorch python runtime on host", host_is_arm=is_arm(fp["arch"]),
+                      threads=set_xnnpack_threads(threads))
+        return fp
+
+    def default_threads(self) -> int:
+        """Current size of ExecuTorch's thread pool (the runner's own default in adb mode)."""
+        return set_xnnpack_threads(None)
+
+    def timer(self):
+        """Host mode: perf_counter_ns around `execute`; adb mode: the runner's own timing."""
+        if self.adb_runner is not None:
+            return self_timed
+        return super().timer()
+
+    def prepare(self, model: nn.Module, example: torch.Tensor, *, dtype: str = "fp32", layout: str = "nchw",
+                threads: int | None = None, compile: bool = False) -> Prepared:
+        """Export to .pte, check numerics against eager, and return the timed callable."""
+        if dtype != "fp32":
+            raise UnsupportedCell(f"mobile target exports fp32 only (asked {dtype})")
+        if layout != "nchw":
+            raise UnsupportedCell("mobile target takes NCHW inputs; XNNPACK chooses its internal layout itself")
+        if compile:
+            raise UnsupportedCell("--compile does not apply to the mobile target (the .pte is already compiled)")
+        model = model.eval().float()
+        x = example.float().contiguous()
+        t0 = time.perf_counter()
+        pte = export_pte(model, x)
+        info: dict[str, Any] = {"export_s": round(time.perf_counter() - t0, 3), "pte_bytes": len(pte)}
+        with torch.inference_mode():
+            ref = first_tensor(model(x))
+        info["threads"] = set_xnnpack_threads(threads)
+        program, method = load_pte_method(pte)
+        numerics = NumericsCheck(relative_error(first_tensor(method.execute([x])), ref), NUMERICS_TOLERANCE)
+        if self.adb_runner is not None:
+            runner = self.adb_runner
+            remote = runner.push(pte, f"model_{hashlib.sha1(pte).hexdigest()[:12]}")
+            return Prepared(run=lambda: runner.run_block(remote, threads), info=info, numerics=numerics)
+        return Prepared(run=HostPte(program, method, x), info=info, numerics=numerics)
