@@ -16,6 +16,11 @@ from bench.errors import BenchError
 COMMANDS = {
     "zoo": "zoo_cmd",
     "costs": "costs_cmd",
+    "run": "run_cmd",
+    "results": "results_cmd",
+    "export": "export_cmd",
+    "import": "import_cmd",
+    "fidelity": "fidelity_cmd",
 }
 
 
