@@ -8,8 +8,9 @@ Protocol (DESIGN.md, "Timing core"):
    faster than the median of the window before (within `warmup_tol`), capped by
    `warmup_cap` calls and `warmup_max_time_s` seconds. The count and the times are kept.
 2. Sampling stops as soon as both bounds of the 95 % distribution-free CI of the median lie
-   within `ci_target` of the median (after at least `min_samples` samples), or when
-   `max_time_s` of sampling or `max_iters` samples is reached. The reason is recorded.
+   within `ci_target` of the median, or when `max_time_s` of sampling or `max_iters`
+   samples is reached. `min_samples` is a floor for every rule but `max_iters`: a model
+   slower than the time cap still gets that many samples. The reason is recorded.
 
 A timer is any callable that runs `fn` once and returns its latency in milliseconds; the
 device supplies it (perf_counter_ns on CPU, CUDA events on GPU). `clock` is only used for the
@@ -131,8 +132,9 @@ def measure(
 ) -> Measurement:
     """Warm `fn` up until steady, then sample it until the median is precise or a cap is hit.
 
-    `max_time_s` bounds the sampling phase and `warmup_max_time_s` the warm-up; both are
-    checked between calls, so a single call longer than the cap still completes.
+    `max_time_s` bounds the sampling phase (once `min_samples` are taken) and
+    `warmup_max_time_s` the warm-up; both are checked between calls, so a single call longer
+    than the cap still completes.
     """
     if min_samples < 1 or max_iters < min_samples:
         raise ValueError(f"need 1 <= min_samples <= max_iters, got {min_samples}, {max_iters}")
@@ -149,7 +151,7 @@ def measure(
                 reason = STOP_CI
                 break
             check_at = _next_check(n)
-        if clock() - start >= max_time_s:
+        if n >= min_samples and clock() - start >= max_time_s:
             reason = STOP_TIME if n < max_iters else STOP_ITERS
             break
     return Measurement(samples_ms=samples, warmup_ms=warm.times, stop_reason=reason, warmup_steady=warm.steady,
@@ -202,7 +204,7 @@ def measure_interleaved(
                 reason = STOP_CI
                 break
             check_at = _next_check(n)
-        if clock() - start >= max_time_s:
+        if n >= min_samples and clock() - start >= max_time_s:
             reason = STOP_TIME if n < max_iters else STOP_ITERS
             break
     elapsed = clock() - start
