@@ -21,6 +21,7 @@ COMMANDS = {
     "export": "export_cmd",
     "import": "import_cmd",
     "fidelity": "fidelity_cmd",
+    "report": "report_cmd",
 }
 
 

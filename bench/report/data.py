@@ -1,0 +1,172 @@
+"""Report input: the latest result per grid cell, joined with zoo accuracy, split into slices.
+
+A slice is everything one report page shows: one target, one machine, one batch size. Inside a
+slice a model can appear more than once (several dtypes, layouts, HetConv impls, thread
+counts); each such row is one point, labelled with the settings that tell it apart.
+
+Accuracy comes from the zoo metadata (`zoo.get_meta(name).reported.top1`) with its source; it
+is the accuracy of the variant on its own dataset, so accuracy charts and fronts are drawn per
+dataset (CIFAR-10 and ImageNet top-1 are not comparable). Variants without a reported top-1
+stay in the tables and are listed under "no accuracy" with the reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.report.provenance import Provenance, provenance_for
+
+# Settings that distinguish two results of the same model in one slice.
+CONFIG_COLUMNS = ("dtype", "layout", "impl", "threads", "compile")
+CELL_KEY = ("model", "target", "machine", "batch") + CONFIG_COLUMNS
+# Older or hand-made stores may spell the mobile target by its alias; reports use one name.
+TARGET_ALIASES = {"arm": "mobile"}
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """A variant's top-1 with where it comes from; `missing` says why there is none."""
+
+    top1: float | None
+    source: str
+    kind: str  # "paper", "torchvision metadata", "measured" or "" when missing
+    dataset: str | None
+    missing: str = ""
+
+
+def accuracy_kind(source: str) -> str:
+    """Classify a `Reported.source` text as paper, torchvision metadata or measured."""
+    text = source.lower()
+    if "torchvision" in text:
+        return "torchvision metadata"
+    if "measured" in text or "bench eval" in text:
+        return "measured"
+    return "paper"
+
+
+def accuracy_for(model: str) -> Accuracy:
+    """Top-1 of `model` from the zoo metadata, or the reason there is none."""
+    import zoo
+    from zoo.registry import UnknownModelError
+
+    try:
+        meta = zoo.get_meta(model)
+    except UnknownModelError:
+        return Accuracy(None, "", "", None, "not registered in this zoo")
+    top1 = meta.reported.top1
+    if top1 is None:
+        return Accuracy(None, "", "", meta.dataset, f"no reported {meta.dataset} top-1 in the zoo metadata")
+    source = meta.reported.source or "source not recorded"
+    return Accuracy(float(top1), source, accuracy_kind(meta.reported.source), meta.dataset)
+
+
+def latest_per_cell(results: pd.DataFrame) -> pd.DataFrame:
+    """Keep the most recent row of each grid cell (a re-run supersedes an older measurement)."""
+    if results.empty:
+        return results.copy()
+    df = results.copy()
+    df["target"] = df["target"].map(lambda t: TARGET_ALIASES.get(t, t))
+    order = [c for c in ("run_created_at", "created_at") if c in df.columns]
+    if order:
+        df = df.sort_values(order, kind="stable")
+    key = [c for c in CELL_KEY if c in df.columns]
+    return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+
+
+def _config_text(row: pd.Series, columns: list[str]) -> str:
+    parts = []
+    for col in columns:
+        value = row[col]
+        if col == "threads":
+            parts.append(f"{value} thr")
+        elif col == "compile":
+            parts.append("compiled" if bool(value) else "eager")
+        else:
+            parts.append(str(value))
+    return ", ".join(parts)
+
+
+def add_labels(rows: pd.DataFrame) -> pd.DataFrame:
+    """Add `label`: the model name, plus the settings that differ between its rows in the slice."""
+    df = rows.copy()
+    labels = []
+    for _, row in df.iterrows():
+        same = df[df["model"] == row["model"]]
+        varying = [c for c in CONFIG_COLUMNS if c in df.columns and same[c].astype(str).nunique() > 1]
+        labels.append(f"{row['model']} [{_config_text(row, varying)}]" if varying else row["model"])
+    df["label"] = labels
+    return df
+
+
+def parent_of(model: str) -> str | None:
+    """The dense variant a compressed variant was derived from (`ModelMeta.parent`), if any."""
+    import zoo
+    from zoo.registry import UnknownModelError
+
+    try:
+        return getattr(zoo.get_meta(model), "parent", None)
+    except UnknownModelError:
+        return None
+
+
+def add_metadata(rows: pd.DataFrame) -> pd.DataFrame:
+    """Add dataset, top1, top1_source, top1_kind, no_accuracy_reason and parent from the zoo."""
+    df = rows.copy()
+    found = {m: accuracy_for(m) for m in df["model"].unique()}
+    df["dataset"] = [found[m].dataset for m in df["model"]]
+    df["top1"] = [found[m].top1 for m in df["model"]]
+    df["top1"] = df["top1"].astype(float)
+    df["top1_source"] = [found[m].source for m in df["model"]]
+    df["top1_kind"] = [found[m].kind for m in df["model"]]
+    df["no_accuracy_reason"] = [found[m].missing for m in df["model"]]
+    parents = {m: parent_of(m) for m in found}
+    df["parent"] = [parents[m] for m in df["model"]]
+    return df
+
+
+@dataclass
+class ReportSlice:
+    """One report page: the rows of one target, machine and batch, with their provenance."""
+
+    target: str
+    machine: str
+    batch: int
+    rows: pd.DataFrame
+    provenance: Provenance
+
+    def measured(self) -> pd.DataFrame:
+        """Rows with a latency (status ok)."""
+        ok = self.rows[(self.rows["status"] == "ok") & self.rows["p50_ms"].notna()]
+        return ok.reset_index(drop=True)
+
+    def datasets_with_accuracy(self) -> list[str]:
+        """Datasets that have at least one measured row with an accuracy, in a stable order."""
+        ok = self.measured()
+        return sorted(ok.loc[ok["top1"].notna(), "dataset"].dropna().unique())
+
+
+def build_slices(results: pd.DataFrame, runs: pd.DataFrame, *, target: str | None = None,
+                 batch: int | None = None) -> list[ReportSlice]:
+    """Split results into slices (target x machine x batch), newest row per cell, accuracy joined.
+
+    `target` / `batch` restrict the selection; no matching rows gives an empty list.
+    """
+    from bench.report.baseline import add_speedups
+    from bench.report.fronts import add_front_flags
+
+    df = latest_per_cell(results)
+    if target is not None:
+        df = df[df["target"] == TARGET_ALIASES.get(target, target)]
+    if batch is not None:
+        df = df[df["batch"] == batch]
+    if df.empty:
+        return []
+    df = add_metadata(df)
+    out = []
+    for (tgt, machine, bsz), rows in df.groupby(["target", "machine", "batch"], sort=True):
+        rows = add_labels(rows.reset_index(drop=True))
+        rows = add_front_flags(add_speedups(rows))
+        prov = provenance_for(str(tgt), str(machine), rows, runs)
+        out.append(ReportSlice(str(tgt), str(machine), int(bsz), rows, prov))
+    return out

@@ -1,0 +1,89 @@
+"""A self-contained HTML page of one slice: charts inline as base64 PNG, no network fetches.
+
+No scripts, fonts, stylesheets or images are loaded from anywhere: the page opens offline and
+can be mailed as one file.
+"""
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from bench.report.charts import Chart
+from bench.report.data import ReportSlice
+from bench.report.fronts import RankComparison
+from bench.report.notes import READING_NOTES, header_items, rank_lines
+from bench.report.tables import accuracy_sources, display_rows, no_accuracy_rows, unmeasured_rows
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto;
+       max-width: 1400px; padding: 0 16px; color: #222; }
+h1 { font-size: 1.45em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; font-size: 0.92em; }
+dl.prov dt { font-weight: 600; } dl.prov dd { margin: 0; }
+figure { margin: 12px 0 24px; } figure img { width: 100%; max-width: 1250px; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; }
+table { border-collapse: collapse; font-size: 0.82em; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; white-space: nowrap; }
+th { background: #f4f4f4; position: sticky; top: 0; }
+tr:nth-child(even) td { background: #fafafa; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.scroll { overflow-x: auto; }
+"""
+NUMERIC_HEADERS = {"top-1 %", "MMACs", "params (M)", "p50 ms", "p90 ms", "p50 95% CI (ms)"}
+
+
+def png_data_uri(png: bytes) -> str:
+    """A `data:` URI for PNG bytes."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _table_html(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "<p><em>no results</em></p>"
+    headers = list(rows[0].keys())
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for r in rows:
+        cells = []
+        for h in headers:
+            text = escape(r[h]).replace("**yes**", "<strong>yes</strong>")
+            cls = ' class="num"' if h in NUMERIC_HEADERS else ""
+            cells.append(f"<td{cls}>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def _list_html(items: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
+
+
+def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComparison) -> str:
+    """The full page: provenance, charts (inline PNG), rank summary, table, side lists, notes."""
+    title = f"{s.provenance.target_label()}, batch {s.batch}"
+    prov = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in header_items(s))
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>{escape(title)}</h1>", f'<dl class="prov">{prov}</dl>']
+    if charts:
+        parts.append("<h2>Charts</h2>")
+        for chart, png in charts:
+            parts.append(f'<figure><img alt="{escape(chart.title)}" src="{png_data_uri(png)}">'
+                         f"<figcaption>{escape(chart.title)}</figcaption></figure>")
+    parts += ["<h2>Latency vs MACs</h2>", _list_html(rank_lines(ranks))]
+    parts += ["<h2>Results</h2>", _table_html(display_rows(s))]
+    sources = accuracy_sources(s)
+    if sources:
+        parts += ["<p>Accuracy sources:</p>", "<ol>" + "".join(f"<li>{escape(src)}</li>" for src in sources) + "</ol>"]
+    missing = no_accuracy_rows(s)
+    parts.append("<h2>No accuracy</h2>")
+    if missing:
+        parts += ["<p>In the table above, not in the accuracy charts:</p>",
+                  _list_html([f"{label}: {reason}" for label, reason in missing])]
+    else:
+        parts.append("<p>Every variant has a reported accuracy.</p>")
+    unmeasured = unmeasured_rows(s)
+    if unmeasured:
+        parts += ["<h2>Not measured</h2>",
+                  _list_html([f"{label}: {status}" + (f" ({msg})" if msg else "") for label, status, msg in unmeasured])]
+    parts += ["<h2>How to read this page</h2>", _list_html(list(READING_NOTES)), "</body></html>"]
+    return "\n".join(parts) + "\n"

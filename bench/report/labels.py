@@ -1,0 +1,154 @@
+"""Greedy, collision-avoiding placement of point labels on a matplotlib axes.
+
+For each label, in priority order, candidate positions are tried on rings of growing radius
+around its point (16 directions per ring). A candidate is scored by how much its text box
+overlaps labels already placed and the markers of every point, and whether it leaves the
+axes; the first candidate with no overlap wins, otherwise the least-bad one. Labels placed away
+from their point get a thin leader line. Positions are computed in display pixels, so the
+caller must fix the figure size, axes limits and layout before calling `place_labels`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.text import Annotation, Text
+
+RADII_PT = (6, 10, 15, 22, 32, 44, 58, 75, 95)  # ring radii in points
+DIRECTIONS = 16
+LEADER_MIN_PT = 10  # labels further than this from their point get a leader line
+MARKER_HALF_PT = 4.0  # half-size of the square kept clear around every marker
+PAD_PX = 2.5
+LINE_HALF_PX = 2.0  # half-thickness of the strip kept clear along lines (fronts, error bars)
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """A label to place next to the data point (x, y)."""
+
+    x: float
+    y: float
+    text: str
+    color: str = "black"
+    bold: bool = False
+    fontsize: float = 7.0
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in display pixels
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _outside(box: Box, frame: Box) -> float:
+    """Area of `box` that lies outside `frame`."""
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return area - _overlap(box, frame)
+
+
+def _alignment(dx: float, dy: float) -> tuple[str, str]:
+    ha = "left" if dx > 0.38 else "right" if dx < -0.38 else "center"
+    va = "bottom" if dy > 0.38 else "top" if dy < -0.38 else "center"
+    return ha, va
+
+
+def _box_at(anchor: tuple[float, float], size: tuple[float, float], ha: str, va: str) -> Box:
+    (ax_, ay), (w, h) = anchor, size
+    x0 = ax_ if ha == "left" else ax_ - w if ha == "right" else ax_ - w / 2
+    y0 = ay if va == "bottom" else ay - h if va == "top" else ay - h / 2
+    return (x0 - PAD_PX, y0 - PAD_PX, x0 + w + PAD_PX, y0 + h + PAD_PX)
+
+
+def _text_size(ax: Axes, spec: LabelSpec, renderer) -> tuple[float, float]:
+    probe = ax.text(0, 0, spec.text, fontsize=spec.fontsize, fontweight="bold" if spec.bold else "normal")
+    extent = probe.get_window_extent(renderer=renderer)
+    probe.remove()
+    return extent.width, extent.height
+
+
+def line_obstacles(ax: Axes, xs: list[float], ys: list[float], step_px: float = 4.0) -> list[Box]:
+    """Small boxes along the polyline through data points (xs, ys), for labels to keep clear of.
+
+    Call after the layout is final (the boxes are in display pixels).
+    """
+    pts = [tuple(ax.transData.transform((x, y))) for x, y in zip(xs, ys)]
+    boxes: list[Box] = []
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        n = max(1, int(math.hypot(x1 - x0, y1 - y0) / step_px))
+        for i in range(n + 1):
+            x, y = x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n
+            boxes.append((x - LINE_HALF_PX, y - LINE_HALF_PX, x + LINE_HALF_PX, y + LINE_HALF_PX))
+    return boxes
+
+
+def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float], list[float]]] = ()) \
+        -> list[Annotation]:
+    """Annotate every spec without overlapping text where possible; returns the annotations.
+
+    `specs` are placed in the order given, so put the most important labels first. `lines` are
+    polylines in data coordinates (front steps, error bars) that labels should not cover.
+    """
+    fig = ax.figure
+    fig.draw_without_rendering()  # fixes the layout so the data -> pixel transform is final
+    renderer = fig.canvas.get_renderer()
+    px_per_pt = fig.dpi / 72.0
+    frame_bb = ax.get_window_extent(renderer=renderer)
+    frame: Box = (frame_bb.x0, frame_bb.y0, frame_bb.x1, frame_bb.y1)
+    points = [tuple(ax.transData.transform((s.x, s.y))) for s in specs]
+    half = MARKER_HALF_PT * px_per_pt
+    markers: list[Box] = [(px - half, py - half, px + half, py + half) for px, py in points]
+    for xs, ys in lines:
+        markers.extend(line_obstacles(ax, list(xs), list(ys)))
+    placed: list[Box] = []
+    annotations = []
+    for spec, (px, py) in zip(specs, points):
+        size = _text_size(ax, spec, renderer)
+        best = None
+        for radius_pt in RADII_PT:
+            radius = radius_pt * px_per_pt
+            for k in range(DIRECTIONS):
+                angle = 2 * math.pi * k / DIRECTIONS
+                dx, dy = math.cos(angle), math.sin(angle)
+                ha, va = _alignment(dx, dy)
+                box = _box_at((px + radius * dx, py + radius * dy), size, ha, va)
+                cost = (sum(_overlap(box, other) for other in placed) * 10
+                        + sum(_overlap(box, m) for m in markers)
+                        + _outside(box, frame) * 50)
+                # prefer near positions: a tiny distance term breaks ties between clear spots
+                score = (cost, radius)
+                if best is None or score < best[0]:
+                    best = (score, box, radius * dx, radius * dy, ha, va, radius_pt)
+            if best is not None and best[0][0] == 0:
+                break
+        _, box, ox, oy, ha, va, radius_pt = best
+        placed.append(box)
+        arrow = dict(arrowstyle="-", color=spec.color, lw=0.5, alpha=0.7, shrinkA=0, shrinkB=2) \
+            if radius_pt >= LEADER_MIN_PT else None
+        annotations.append(ax.annotate(
+            spec.text, xy=(spec.x, spec.y), xytext=(ox / px_per_pt, oy / px_per_pt), textcoords="offset points",
+            ha=ha, va=va, fontsize=spec.fontsize, color=spec.color, fontweight="bold" if spec.bold else "normal",
+            arrowprops=arrow, annotation_clip=False, zorder=5))
+    return annotations
+
+
+def label_boxes(annotations: list[Annotation]) -> list[Box]:
+    """The drawn text boxes of `annotations` in display pixels (used by tests to check overlaps)."""
+    if not annotations:
+        return []
+    fig = annotations[0].figure
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    out = []
+    for a in annotations:
+        bb = Text.get_window_extent(a, renderer=renderer)  # the text alone; Annotation's adds the leader line
+        out.append((bb.x0, bb.y0, bb.x1, bb.y1))
+    return out
+
+
+def count_overlaps(boxes: list[Box]) -> int:
+    """Number of pairs of boxes that overlap by more than a pixel squared."""
+    return sum(1 for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if _overlap(boxes[i], boxes[j]) > 1.0)

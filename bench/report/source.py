@@ -1,0 +1,43 @@
+"""Reading the result store for reports: results and runs as DataFrames, with clear errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import BenchError
+
+
+def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(results, runs) from the SQLite store at `db`.
+
+    A missing file or a store without results raises BenchError (exit 2) with one line; the
+    file is never created or modified here.
+    """
+    db = Path(db)
+    if not db.is_file():
+        raise BenchError(f"no results database at {db}; run `bench run --db {db}` first")
+    from bench.store import ResultStore
+
+    store = ResultStore(db)
+    results = store.results_frame()
+    runs = store.runs_frame()
+    if results.empty:
+        raise BenchError(f"database {db} holds no results; run `bench run --db {db}` first")
+    return results, runs
+
+
+def check_selection(results: pd.DataFrame, db: Path, target: str | None, batch: int | None) -> None:
+    """BenchError naming what the database does hold when --target / --batch match nothing."""
+    from bench.report.data import TARGET_ALIASES
+
+    df = results
+    if target is not None:
+        df = df[df["target"].map(lambda t: TARGET_ALIASES.get(t, t)) == TARGET_ALIASES.get(target, target)]
+        if df.empty:
+            present = ", ".join(sorted(results["target"].astype(str).unique()))
+            raise BenchError(f"no results for target '{target}' in {db} (targets present: {present})")
+    if batch is not None and df[df["batch"] == batch].empty:
+        present = ", ".join(str(b) for b in sorted(df["batch"].unique()))
+        raise BenchError(f"no results for batch {batch} in {db}"
+                         + (f" for target '{target}'" if target else "") + f" (batches present: {present})")

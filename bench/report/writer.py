@@ -1,0 +1,108 @@
+"""Write report files: `<out>/<target>-<machine-slug>/batch-<B>/` per slice, plus an index.
+
+Per slice: `README.md` (Markdown page with the table), `results.csv`, `report.html`
+(self-contained) and one PNG per chart. Each file is written to a temporary name and renamed,
+so an interrupted report never leaves a half-written file; chart files from an earlier report
+that this one no longer draws are removed so a folder never mixes two reports.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench.report.charts import slice_charts
+from bench.report.data import ReportSlice, build_slices
+from bench.report.html import html_page
+from bench.report.markdown import markdown_page
+from bench.report.tables import csv_text
+
+CHART_GLOBS = ("accuracy-vs-*.png", "latency-vs-macs.png")
+
+
+@dataclass
+class WrittenSlice:
+    """A slice and the files written for it."""
+
+    slice: ReportSlice
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+
+
+def machine_slug(hardware: str, arch: str | None = None) -> str:
+    """A folder-safe short name ("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", "x86_64" ->
+    "intel-xeon-gold-6338-x86-64"): trademark marks, "CPU @ clock" and "Processor" dropped."""
+    text = hardware.lower()
+    text = re.sub(r"\((r|tm)\)", " ", text)
+    text = re.sub(r"\bcpu\s*@\s*[\d.]+\s*[gm]hz", " ", text)
+    text = re.sub(r"\b(processor|cpu)\b", " ", text)
+    if arch and arch != "unknown" and arch not in text:
+        text = f"{text} {arch}"
+    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    return slug[:60].rstrip("-") or "unknown-machine"
+
+
+def target_folder(out: Path, s: ReportSlice) -> Path:
+    """`<out>/<target>-<machine-slug>`, the machine named by the hardware that ran the model."""
+    prov = s.provenance
+    arch = None if s.target == "cuda" or prov.android else prov.arch
+    return out / f"{s.target}-{machine_slug(prov.hardware(), arch)}"
+
+
+def _write_atomic(path: Path, data: bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def write_slice(s: ReportSlice, out: Path) -> WrittenSlice:
+    """Render and write every file of one slice; returns the folder and files."""
+    folder = target_folder(out, s) / f"batch-{s.batch}"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = WrittenSlice(s, folder)
+    charts, ranks = slice_charts(s.rows, s.datasets_with_accuracy(), s.provenance, s.batch)
+    pngs = []
+    for chart in charts:
+        buf = io.BytesIO()
+        chart.figure.savefig(buf, format="png", dpi=chart.figure.dpi)
+        png = buf.getvalue()
+        pngs.append((chart, png))
+        written.files.append(_write_atomic(folder / f"{chart.stem}.png", png))
+    keep = {p.name for p in written.files}
+    for pattern in CHART_GLOBS:
+        for stale in folder.glob(pattern):
+            if stale.name not in keep:
+                stale.unlink()
+    written.files.append(_write_atomic(folder / "README.md", markdown_page(s, charts, ranks).encode()))
+    written.files.append(_write_atomic(folder / "results.csv", csv_text(s).encode()))
+    written.files.append(_write_atomic(folder / "report.html", html_page(s, pngs, ranks).encode()))
+    return written
+
+
+def index_page(target_dir: Path, slices: list[WrittenSlice]) -> str:
+    """Markdown index of one `<target>-<machine>` folder: one line per batch with its provenance."""
+    first = slices[0].slice.provenance
+    lines = [f"# {first.target_label()}", "", "| batch | measured on | versions | pages |", "|---|---|---|---|"]
+    for w in sorted(slices, key=lambda w: w.slice.batch):
+        prov = w.slice.provenance
+        rel = w.folder.relative_to(target_dir).as_posix()
+        lines.append(f"| {w.slice.batch} | {prov.date_text()} | {prov.versions_text()} | "
+                     f"[Markdown]({rel}/README.md), [HTML]({rel}/report.html), [CSV]({rel}/results.csv) |")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(results: pd.DataFrame, runs: pd.DataFrame, out: Path, *, target: str | None = None,
+                  batch: int | None = None) -> list[WrittenSlice]:
+    """Write every slice of `results` (optionally one target / batch) under `out`; [] if none match."""
+    written = [write_slice(s, Path(out)) for s in build_slices(results, runs, target=target, batch=batch)]
+    by_folder: dict[Path, list[WrittenSlice]] = {}
+    for w in written:
+        by_folder.setdefault(w.folder.parent, []).append(w)
+    for folder, group in by_folder.items():
+        _write_atomic(folder / "README.md", index_page(folder, group).encode())
+    return written
