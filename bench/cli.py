@@ -22,6 +22,7 @@ COMMANDS = {
     "import": "import_cmd",
     "fidelity": "fidelity_cmd",
     "report": "report_cmd",
+    "claim": "claim_cmd",
 }
 
 

@@ -1,0 +1,1 @@
+"""Claim studies: papers' speed claims tested with measurements (see `bench claim --help`)."""

@@ -1,0 +1,65 @@
+"""Sweep settings of the HetConv claim study: the full study and `--quick`.
+
+Shapes pair a width with the spatial size it has in the paper's networks (CIFAR VGG/ResNet:
+64@32, 128@16, 256@8, 512@8 (VGG's 512 layers run at 4 and 2; 8 keeps the layer measurable);
+ImageNet: 64@56, 128@28, 256@14, 512@7). The issue lists widths {64..512} and sizes
+{32,16,8} / {56,28,14,7}; their full cross product is 28 shapes x 2 batches x ~40 operators,
+hours on a 2-core CPU, so the full study measures the pairs that occur in the networks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zoo.layers.hetconv import EXACT_CPU_IMPLS
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """What one run of `bench claim hetconv` measures."""
+
+    name: str
+    shapes: tuple[tuple[int, int], ...]  # (channels, spatial size)
+    batches: tuple[int, ...]
+    parts: tuple[int, ...]  # 0 stands for P = M ("PC")
+    impls: tuple[str, ...]
+    network_models: tuple[str, ...]
+    network_batches: tuple[int, ...]
+    ci_target: float = 0.02
+    min_samples: int = 15
+    group_max_time_s: float = 12.0  # sampling budget of one interleaved group
+    warmup_max_time_s: float = 4.0
+
+
+ALL_PARTS = (1, 2, 4, 8, 16, 32, 64, 0)
+VGG_NETWORK = ("vgg16_cifar", "vgg16_cifar_p2", "vgg16_cifar_p4", "vgg16_cifar_p8", "vgg16_cifar_p16",
+               "vgg16_cifar_p32", "vgg16_cifar_p64", "vgg16_cifar_pc", "vgg16_cifar_gwc4_pwc", "vgg16_cifar_dwc_pwc")
+
+FULL = StudyConfig(
+    name="full",
+    shapes=((64, 32), (128, 16), (256, 8), (512, 8), (64, 56), (128, 28), (256, 14), (512, 7)),
+    batches=(1, 32),
+    parts=ALL_PARTS,
+    impls=EXACT_CPU_IMPLS,
+    network_models=VGG_NETWORK,
+    network_batches=(1, 32),
+)
+
+QUICK = StudyConfig(
+    name="quick",
+    shapes=((128, 16), (256, 14)),
+    batches=(1,),
+    parts=(1, 2, 4, 16, 64, 0),
+    impls=("grouped", "folded"),
+    network_models=("vgg16_cifar", "vgg16_cifar_p4", "vgg16_cifar_p64", "vgg16_cifar_pc", "vgg16_cifar_gwc4_pwc",
+                    "vgg16_cifar_dwc_pwc"),
+    network_batches=(1,),
+    ci_target=0.03,
+    min_samples=10,
+    group_max_time_s=5.0,
+    warmup_max_time_s=2.0,
+)
+
+
+def resolve_part(part: int, channels: int) -> int:
+    """0 means P = M; parts larger than M are not defined."""
+    return channels if part == 0 else part

@@ -1,0 +1,114 @@
+"""HetConv claim study: verdict logic on synthetic samples, depth on blocks of known depth,
+and a tiny end-to-end study on CPU."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from bench.claims.depth import sequential_depth
+from bench.claims.layer_ops import LayerOp
+from bench.claims.verdicts import (INCONCLUSIVE, MIXED, NOT_MEASURED, REFUTED, SUPPORTED, Timed, exact_verdict,
+                                   faster_verdict, spearman_exact, trend_verdict)
+from zoo.layers.conv_kinds import ConvKind, conv_bn
+from zoo.layers.hetconv import HetConv2d
+
+
+def timed(case, label, center, n=60, spread=0.02, seed=0):
+    rng = np.random.default_rng(seed)
+    return Timed(case, label, 1, tuple(center * (1 + spread * rng.standard_normal(n))))
+
+
+def test_faster_verdicts_on_synthetic_samples():
+    fast, slow, same = (timed(f"c{i}", "x", 1.0, seed=i) for i in range(3))
+    ref = [timed(f"c{i}", "ref", 1.3, seed=10 + i) for i in range(3)]
+    assert faster_verdict([(fast, ref[0]), (slow, ref[1])])[0] == SUPPORTED
+    assert faster_verdict([(ref[0], fast)])[0] == REFUTED
+    mixed = faster_verdict([(fast, ref[0]), (ref[1], slow)])
+    assert mixed[0] == MIXED and "faster in 1/2, slower in 1/2" in mixed[1][0]
+    a, b = timed("c", "a", 1.0, seed=1), timed("c", "b", 1.0, seed=2)
+    assert faster_verdict([(a, b)])[0] == INCONCLUSIVE
+    assert faster_verdict([])[0] == NOT_MEASURED
+
+
+def test_small_noisy_differences_are_not_called_significant():
+    a = timed("c", "a", 1.00, n=8, spread=0.3, seed=3)
+    b = timed("c", "b", 1.05, n=8, spread=0.3, seed=4)
+    assert faster_verdict([(a, b)])[0] == INCONCLUSIVE
+
+
+def test_trend_verdicts():
+    up = {"c1": [(1, 1.0), (2, 1.5), (4, 2.0), (8, 2.4), (16, 2.6), (32, 2.7)],
+          "c2": [(1, 1.0), (2, 1.2), (4, 1.9), (8, 2.2), (16, 2.3), (32, 2.9)]}
+    down = {k: [(p, -v) for p, v in pts] for k, pts in up.items()}
+    assert trend_verdict(up)[0] == SUPPORTED
+    assert trend_verdict(down)[0] == REFUTED
+    assert trend_verdict({"c1": up["c1"], "c2": down["c2"]})[0] == MIXED
+    # three points in order are not significant evidence (exact p = 1/3 two-sided)
+    assert trend_verdict({"c": [(1, 1.0), (2, 2.0), (4, 3.0)]})[0] == INCONCLUSIVE
+    rho, p = spearman_exact([1, 2, 3], [1, 2, 3])
+    assert rho == pytest.approx(1.0) and p == pytest.approx(1 / 3)
+
+
+def test_exact_verdict():
+    assert exact_verdict([("a", 1.0, 1.0)])[0] == SUPPORTED
+    assert exact_verdict([("a", 1.0, 1.0), ("b", 0.5, 0.51)])[0] == REFUTED
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x))) + self.c(x)  # longest path: a -> b
+
+
+@pytest.mark.parametrize("module,depth", [
+    (nn.Conv2d(4, 4, 3), 1),
+    (conv_bn(8, 16, 1, ConvKind("dwc_pwc")), 2),
+    (conv_bn(8, 16, 1, ConvKind("gwc_pwc", groups=4)), 2),
+    (nn.Sequential(nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.Conv2d(4, 4, 1)), 3),
+    (Residual(), 2),
+    (nn.Sequential(nn.ReLU(), nn.Flatten()), 0),
+])
+def test_depth_of_known_blocks(module, depth):
+    assert sequential_depth(module) == depth
+
+
+@pytest.mark.parametrize("impl", ["masked", "grouped", "branches", "folded"])
+def test_hetconv_is_one_sequential_layer_in_every_impl(impl):
+    assert sequential_depth(HetConv2d(16, 16, 3, 1, 4, impl=impl)) == 1
+    assert sequential_depth(HetConv2d(16, 16, 3, 1, 4, impl=impl), expand_hetconv=False) == 1
+
+
+def test_layer_op_macs_match_counters():
+    from bench.costs import count_module
+    for op in (LayerOp("standard"), LayerOp("gwc_pwc", 4), LayerOp("dwc_pwc"), LayerOp("hetconv", 4, "branches")):
+        counted = count_module(op.build(32), torch.randn(1, 32, 8, 8))["executed_macs"]
+        assert counted == op.paper_macs(32, 8), op.label
+
+
+def test_tiny_study_end_to_end(tmp_path):
+    from bench.claims.hetconv_config import QUICK
+    from bench.claims.hetconv_report import write_study
+    from bench.claims.hetconv_study import run_hetconv_study
+    from devices.registry import get_device
+
+    cfg = replace(QUICK, shapes=((16, 8),), parts=(1, 4, 0), impls=("grouped", "folded"),
+                  network_models=("vgg16_cifar_pc", "vgg16_cifar_dwc_pwc"), min_samples=5, group_max_time_s=0.5,
+                  warmup_max_time_s=0.3)
+    seen = []
+    study = run_hetconv_study(get_device("cpu"), cfg, on_result=lambda info, m: seen.append(info["model"]))
+    claims = {v.claim: v.verdict for v in study.verdicts}
+    assert claims["MACs ratio to a standard conv is 1/P + (1 - 1/P)/K^2"] == SUPPORTED
+    assert claims["HetConv adds no sequential layer; DWC+PWC and GWC+PWC add one"] == SUPPORTED
+    assert claims["On CUDA, HetConv's two branches on separate streams beat one stream"] == NOT_MEASURED
+    # every operator and network cell went to the store callback
+    assert len(seen) == len(study.layers) + len(study.networks) and "vgg16_cifar_pc" in seen
+    md = write_study(study, tmp_path)
+    text = md.read_text()
+    assert "| claim | what was measured | verdict |" in text and "AMD" in text or "Intel" in text or "Measured on" in text
+    assert (tmp_path / md.name.replace(".md", "-speedup.png")).stat().st_size > 1000
+    assert (tmp_path / md.name.replace(".md", "-layers.csv")).read_text().count("\n") == len(study.layers) + len(study.networks) + 1
