@@ -6,4 +6,4 @@ from zoo.registry import get_entry, get_meta, get_model, list_models, register_m
 from zoo.layers.reparam import deploy_form  # noqa: F401
 
 # Family modules register their variants on import; order only affects nothing but load time.
-from zoo import vgg_cifar, resnet_cifar, mobilenet_cifar, hetconv_imagenet, external  # noqa: F401,E402
+from zoo import vgg_cifar, resnet_cifar, mobilenet_cifar, hetconv_imagenet, external, ghostnet, repghost, repvgg, mobilenet_v1, g_ghostnet, rmnet, dbb, shufflenet_v1  # noqa: F401,E402

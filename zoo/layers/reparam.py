@@ -36,11 +36,21 @@ def fold_bn_into_conv(conv: nn.Module, bn: nn.BatchNorm2d) -> None:
             conv.bias.copy_(new_bias)
 
 
+def _is_norm_act(m: nn.Module) -> bool:
+    """timm's BatchNormAct2d (BN, then drop, then activation in one module)."""
+    try:
+        from timm.layers.norm_act import BatchNormAct2d
+    except ImportError:  # timm is optional for this module
+        return False
+    return type(m) is BatchNormAct2d
+
+
 class _LeafTracer(fx.Tracer):
-    """FX tracer that keeps HetConv2d opaque (its forward has impl-dependent control flow)."""
+    """FX tracer that keeps HetConv2d opaque (its forward has impl-dependent control flow) and
+    timm's BatchNormAct2d whole (traced through, its BN would be a functional call FX cannot fold)."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, HetConv2d) or super().is_leaf_module(m, qualname)
+        return isinstance(m, HetConv2d) or _is_norm_act(m) or super().is_leaf_module(m, qualname)
 
 
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
@@ -75,8 +85,12 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
         if not _foldable(conv, bn):
             continue
         fold_bn_into_conv(conv, bn)
-        node.replace_all_uses_with(src)
-        gm.graph.erase_node(node)
+        if _is_norm_act(bn):
+            # the BN is gone but its drop + activation stay, in the same graph position
+            gm.set_submodule(node.target, nn.Sequential(bn.drop, bn.act))
+        else:
+            node.replace_all_uses_with(src)
+            gm.graph.erase_node(node)
         folded += 1
     gm.graph.lint()
     gm.delete_all_unused_submodules()
