@@ -439,3 +439,34 @@ def test_cli_writes_report_and_prints_folders(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "cpu-intel-xeon-platinum-8375c-x86-64/batch-1: 3 results (3 measured)" in out
     assert (tmp_path / "cpu-intel-xeon-platinum-8375c-x86-64" / "batch-1" / "report.html").is_file()
+
+
+def test_cli_reads_a_real_result_store(tmp_path, capsys):
+    """Synthetic stats written through ResultStore.add_result, then `bench report --db` end to end."""
+    store_mod = pytest.importorskip("bench.store")
+    from bench.stats import LatencyStats
+
+    results, _ = synthetic_frames({m: SMALL_MODELS[m] for m in ("vgg16_cifar", "vgg16_cifar_p4", "resnet18")},
+                                  target="mobile")
+    db = tmp_path / "results.sqlite"
+    with store_mod.ResultStore(db) as store:
+        run_id = store.start_run("mobile", fingerprint("mobile"), {"ci": 0.01}, git_commit="0123456789abcdef")
+        for _, r in results.iterrows():
+            cell = dict(model=r["model"], batch=1, dtype="fp32", layout="nchw",
+                        impl="grouped" if r["model"] == "vgg16_cifar_p4" else None, threads=2, compile=False)
+            stats = LatencyStats(*(float(r[c]) for c in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "iqr_ms",
+                                                         "ci_low_ms", "ci_high_ms")), samples=200)
+            store.add_result(run_id, cell, stats, [r["p50_ms"]] * 3, {"macs": r["macs"], "params": r["params"]},
+                             family=r["family"])
+        store.add_result(run_id, dict(model="resnet20_cifar", batch=1, dtype="fp32", layout="nchw", impl=None,
+                                      threads=2, compile=False), None, None, None, status="unsupported",
+                         message="op not lowered", family="resnet_cifar")
+    out = tmp_path / "out"
+    assert main(["report", "--db", str(db), "--out", str(out)]) == 0
+    assert "4 results (3 measured)" in capsys.readouterr().out
+    [folder] = [p for p in out.iterdir() if p.is_dir()]
+    assert folder.name.startswith("mobile-intel-xeon-platinum-8375c-x86-64")
+    text = (folder / "batch-1" / "README.md").read_text()
+    assert f"XNNPACK on {HOST_CPU} (x86_64)" in text and "executorch 1.5.1" in text
+    assert "resnet20_cifar: unsupported (op not lowered)" in text
+    assert "1.00× (baseline)" in text and "× vs vgg16_cifar" in text

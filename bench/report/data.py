@@ -20,6 +20,7 @@ from bench.report.provenance import Provenance, provenance_for
 # Settings that distinguish two results of the same model in one slice.
 CONFIG_COLUMNS = ("dtype", "layout", "impl", "threads", "compile")
 CELL_KEY = ("model", "target", "machine", "batch") + CONFIG_COLUMNS
+NO_IMPL = "-"
 # Older or hand-made stores may spell the mobile target by its alias; reports use one name.
 TARGET_ALIASES = {"arm": "mobile"}
 
@@ -67,6 +68,8 @@ def latest_per_cell(results: pd.DataFrame) -> pd.DataFrame:
         return results.copy()
     df = results.copy()
     df["target"] = df["target"].map(lambda t: TARGET_ALIASES.get(t, t))
+    if "impl" in df.columns:  # models without HetConv have no impl; "-" keeps them groupable and printable
+        df["impl"] = df["impl"].astype(object).where(df["impl"].notna(), NO_IMPL)
     order = [c for c in ("run_created_at", "created_at") if c in df.columns]
     if order:
         df = df.sort_values(order, kind="stable")

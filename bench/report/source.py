@@ -19,9 +19,9 @@ def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise BenchError(f"no results database at {db}; run `bench run --db {db}` first")
     from bench.store import ResultStore
 
-    store = ResultStore(db)
-    results = store.results_frame()
-    runs = store.runs_frame()
+    with ResultStore(db) as store:
+        results = store.results_frame()
+        runs = store.runs_frame()
     if results.empty:
         raise BenchError(f"database {db} holds no results; run `bench run --db {db}` first")
     return results, runs

@@ -69,6 +69,13 @@ def _fmt(value: Any, spec: str) -> str:
     return format(value, spec)
 
 
+def _ms(value: Any) -> str:
+    """Milliseconds with 3-4 significant digits and never in e-notation."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def _flag(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -105,7 +112,7 @@ def display_rows(s: ReportSlice) -> list[dict[str, str]]:
     sources = accuracy_sources(s)
     out = []
     for _, r in ordered_rows(s).iterrows():
-        ci = "–" if pd.isna(r["ci_low_ms"]) else f"{r['ci_low_ms']:.3g}–{r['ci_high_ms']:.3g}"
+        ci = "–" if pd.isna(r["ci_low_ms"]) else f"{_ms(r['ci_low_ms'])}–{_ms(r['ci_high_ms'])}"
         row = {
             "model": r["label"] if r["status"] == "ok" else f"{r['label']} ({r['status']})",
             "family": str(r["family"]),
@@ -113,8 +120,8 @@ def display_rows(s: ReportSlice) -> list[dict[str, str]]:
             "top-1 source": _source(r, sources),
             "MMACs": _fmt(r["macs"] / 1e6 if pd.notna(r["macs"]) else None, ".2f"),
             "params (M)": _fmt(r["params"] / 1e6 if pd.notna(r["params"]) else None, ".3f"),
-            "p50 ms": _fmt(r["p50_ms"], ".4g"),
-            "p90 ms": _fmt(r["p90_ms"], ".4g"),
+            "p50 ms": _ms(r["p50_ms"]),
+            "p90 ms": _ms(r["p90_ms"]),
             "p50 95% CI (ms)": ci,
             "speed-up vs family baseline": _speedup(r),
             "Pareto front": _flag(r["on_front"]),
