@@ -37,6 +37,7 @@ CELL_COLUMNS = ("model", "family", "target", "batch", "dtype", "layout", "impl",
 RESULT_COLUMNS = (("result_id", "run_id") + CELL_COLUMNS + ("status", "message") + STAT_COLUMNS
                   + ("warmup_iters", "stop_reason", "macs", "params", "created_at", "cell_key", "extra"))
 RUN_COLUMNS = ("run_id", "created_at", "finished_at", "git_commit", "target", "fingerprint", "settings")
+_INT_COLUMNS = ("result_id", "batch", "threads", "samples", "warmup_iters", "macs", "params")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -253,6 +254,8 @@ class ResultStore:
         df = pd.read_sql_query(sql, self.conn, params=params)
         df["machine"] = [machine_label(t, json.loads(fp)) for t, fp in zip(df["target"], df["_fp"])]
         df["compile"] = df["compile"].astype(bool)
+        for col in _INT_COLUMNS:  # nullable ints: a failed cell's NULLs must not turn counts into floats
+            df[col] = df[col].astype("Int64")
         return df.drop(columns=["_fp"])
 
     def runs_frame(self) -> pd.DataFrame:

@@ -69,7 +69,7 @@ def set_xnnpack_threads(threads: int | None) -> int:
     """Resize ExecuTorch's thread pool (used by XNNPACK) when `threads` is given; returns the size."""
     from executorch.extension.pybindings import portable_lib
 
-    if threads is not None:
+    if threads is not None and int(threads) != portable_lib._threadpool_get_thread_count():
         portable_lib._unsafe_reset_threadpool(int(threads))
     return int(portable_lib._threadpool_get_thread_count())
 

@@ -29,8 +29,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _clean(value):
-    """JSON/table-friendly scalar: NaN -> None, numpy types -> Python."""
-    if value is None:
+    """JSON/table-friendly scalar: NaN / NA -> None, numpy types -> Python."""
+    import pandas as pd
+
+    if value is None or value is pd.NA:
         return None
     if hasattr(value, "item"):
         value = value.item()

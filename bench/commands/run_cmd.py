@@ -161,14 +161,18 @@ def run(args: argparse.Namespace) -> int:
     device, options = _device(args)
     spec = build_grid(args, device.default_threads)
     with ResultStore(args.db) as store:
-        report = run_grid(store, device, spec, timing, resume=args.resume, device_options=options,
-                          progress=not args.no_progress)
+        try:
+            report = run_grid(store, device, spec, timing, resume=args.resume, device_options=options,
+                              progress=not args.no_progress)
+        except KeyboardInterrupt:
+            raise BenchError(f"interrupted; finished cells are stored in {args.db}; "
+                             "run the same command with --resume to continue", code=130) from None
         info = store.run_info(report.run_id)
     label = machine_label(device.name, info["fingerprint"])
     done = f"{len(report.outcomes)} cell(s) measured" + (
         f", {report.cells_skipped} already done (resumed)" if report.resumed else "")
     if args.format == "table":
-        print(f"# run {report.run_id}  target {device.name}  on {label}")
+        print(f"# run {report.run_id}  target {device.name}  measured on: {label}")
         print(f"# {done}; stored in {args.db}")
     print(render(_summary_rows(report), SUMMARY_COLUMNS, args.format))
     return 0
