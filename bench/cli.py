@@ -23,6 +23,8 @@ COMMANDS = {
     "fidelity": "fidelity_cmd",
     "report": "report_cmd",
     "claim": "claim_cmd",
+    "compare": "compare_cmd",
+    "regress": "regress_cmd",
 }
 
 

@@ -29,24 +29,39 @@ class RatioTest:
         return self.p_value < alpha and (self.ci_low > 1.0 or self.ci_high < 1.0)
 
 
+# Above this many resampled values per side the resamples are drawn in row blocks, so pooled
+# samples (e.g. `bench regress` rounds: 10^4+ samples) do not allocate n_boot x n arrays at once.
+_MAX_BOOT_ELEMENTS = 8_000_000
+
+
+def _bootstrap_medians(rng: np.random.Generator, x: np.ndarray, n_boot: int) -> np.ndarray:
+    """Medians of `n_boot` resamples (with replacement) of `x`, memory-bounded for large inputs."""
+    if n_boot * x.size <= _MAX_BOOT_ELEMENTS:
+        return np.median(rng.choice(x, size=(n_boot, x.size), replace=True), axis=1)
+    rows = max(1, _MAX_BOOT_ELEMENTS // x.size)
+    return np.concatenate([np.median(rng.choice(x, size=(min(rows, n_boot - i), x.size), replace=True), axis=1)
+                           for i in range(0, n_boot, rows)])
+
+
 def bootstrap_ratio_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95, n_boot: int = 2000,
                        seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of median(b) / median(a) (seeded: same samples, same CI)."""
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     rng = np.random.default_rng(seed)
-    ma = np.median(rng.choice(xa, size=(n_boot, xa.size), replace=True), axis=1)
-    mb = np.median(rng.choice(xb, size=(n_boot, xb.size), replace=True), axis=1)
+    ma = _bootstrap_medians(rng, xa, n_boot)
+    mb = _bootstrap_medians(rng, xb, n_boot)
     ratios = mb / ma
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(ratios, [alpha, 1 - alpha])
     return float(lo), float(hi)
 
 
-def compare_samples(a: Sequence[float], b: Sequence[float], confidence: float = 0.95, seed: int = 0) -> RatioTest:
-    """Ratio of medians b/a with a bootstrap CI and a two-sided Mann-Whitney U p-value."""
+def compare_samples(a: Sequence[float], b: Sequence[float], confidence: float = 0.95, seed: int = 0,
+                    n_boot: int = 2000) -> RatioTest:
+    """Ratio of medians b/a with a bootstrap CI (`n_boot` resamples) and a two-sided Mann-Whitney U p-value."""
     if len(a) < 2 or len(b) < 2:
         raise ValueError("need at least two samples on each side")
     ratio = float(np.median(b) / np.median(a))
-    lo, hi = bootstrap_ratio_ci(a, b, confidence, seed=seed)
+    lo, hi = bootstrap_ratio_ci(a, b, confidence, n_boot=n_boot, seed=seed)
     p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     return RatioTest(ratio=ratio, ci_low=lo, ci_high=hi, p_value=p, n_a=len(a), n_b=len(b))
