@@ -25,6 +25,8 @@ COMMANDS = {
     "claim": "claim_cmd",
     "compare": "compare_cmd",
     "regress": "regress_cmd",
+    "prune": "prune_cmd",
+    "lowrank": "lowrank_cmd",
 }
 
 
