@@ -18,7 +18,7 @@ from bench import defaults
 from bench.fingerprint import machine_label
 from bench.grid import Cell, GridSpec
 from bench.store import ResultStore
-from bench.timing import Measurement, measure
+from bench.timing import Measurement, Timer, measure
 from devices.base import Device, UnsupportedCell
 
 
@@ -134,7 +134,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLookup | None = None,
-             timer=None) -> CellOutcome:
+             timer: Timer | None = None) -> CellOutcome:
     """Build, deploy, prepare and measure one cell; failures become a status, never an exception
     (KeyboardInterrupt excepted)."""
     from zoo.registry import get_meta

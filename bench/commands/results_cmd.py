@@ -73,8 +73,5 @@ def run(args: argparse.Namespace) -> int:
 
     with open_existing(args.db) as store:
         rows = result_rows(store, args.run, args.target, args.status, args.models)
-    if args.format == "table":
-        for r in rows:
-            r["run_id"] = (r["run_id"] or "")[:22]
     print(render(rows, TABLE_COLUMNS, args.format))
     return 0
