@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from zoo.layers.conv_fusion import (Kernel, PadWithBias, add_branches, avg_kernel, bn_as_kernel, conv_from_kernel,
+from zoo.layers.conv_fusion import (Kernel, PadWithBias, add_branches, avg_kernel, conv_from_kernel,
                                     fuse_bn, merge_1x1_then_kxk, pad_to)
 from zoo.meta import IMAGENET, ModelMeta, Reported
 from zoo.papers import DBB

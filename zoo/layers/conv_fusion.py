@@ -23,14 +23,6 @@ def fuse_bn(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d)
     return weight * scale.view(-1, 1, 1, 1), beta + (b - bn.running_mean) * scale
 
 
-def bn_as_kernel(bn: nn.BatchNorm2d, kernel_size: int) -> Kernel:
-    """An eval-mode BN alone as a KxK conv (identity at the kernel centre, then BN folded)."""
-    c = bn.num_features
-    ident = torch.zeros(c, c, kernel_size, kernel_size, dtype=bn.running_mean.dtype, device=bn.running_mean.device)
-    ident[torch.arange(c), torch.arange(c), kernel_size // 2, kernel_size // 2] = 1
-    return fuse_bn(ident, None, bn)
-
-
 def pad_to(weight: torch.Tensor, kernel_size: int) -> torch.Tensor:
     """Zero-pad a smaller square kernel to `kernel_size`, centred (same conv with padding K//2)."""
     extra = (kernel_size - weight.shape[-1]) // 2
