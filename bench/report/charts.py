@@ -26,6 +26,7 @@ from bench.report.labels import LabelSpec, place_labels  # noqa: E402
 from bench.report.provenance import Provenance  # noqa: E402
 
 FIGSIZE = (11.0, 7.0)
+CROWDED_POINTS = 30  # above this many points the canvas grows (up to 1.6x per side)
 DPI = 150
 DATASET_NAMES = {"cifar10": "CIFAR-10", "imagenet": "ImageNet"}
 DIMMED_TEXT = "#5a5a5a"
@@ -35,12 +36,14 @@ FADED_ALPHA = 0.4
 
 @dataclass
 class Chart:
-    """A rendered chart, its file stem and the label annotations (for overlap checks)."""
+    """A rendered chart, its file stem, the label annotations (for overlap checks) and how many
+    labels of crowded points were left out."""
 
     stem: str
     title: str
     figure: Figure
     labels: list[Annotation] = field(default_factory=list)
+    omitted_labels: int = 0
 
 
 def family_colors(families: list[str]) -> dict[str, tuple]:
@@ -80,20 +83,30 @@ def _linear_limits(values: pd.Series, pad_frac: float = 0.08) -> tuple[float, fl
     return low - span * pad_frac, high + span * pad_frac
 
 
-def _new_figure() -> tuple[Figure, plt.Axes]:
-    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+def _new_figure(n_points: int = 0) -> tuple[Figure, plt.Axes]:
+    """A figure with one axes; charts with many points get a larger canvas so labels fit."""
+    scale = min(1.6, max(1.0, math.sqrt(n_points / CROWDED_POINTS)))
+    fig = Figure(figsize=(FIGSIZE[0] * scale, FIGSIZE[1] * scale), dpi=DPI)
     FigureCanvasAgg(fig)  # no pyplot state: figures are freed with their Chart
     ax = fig.add_subplot(1, 1, 1)
     return fig, ax
 
 
-def _finish_layout(fig: Figure, ax, provenance: Provenance, legend_handles: list) -> None:
-    """Legend outside right, footer with provenance, and a layout fixed before labels are placed."""
+def _finish_layout(fig: Figure, ax, legend_handles: list) -> None:
+    """Legend outside right and a layout fixed (room left for the footer) before labels are placed."""
     ax.legend(handles=legend_handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
               borderaxespad=0.0)
-    footer = textwrap.fill(provenance.one_line(), width=170)
-    fig.text(0.01, 0.01, footer, fontsize=6.5, color=DIMMED_TEXT, va="bottom", ha="left")
-    fig.tight_layout(rect=(0, 0.045, 1, 1))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+
+
+def _footer(fig: Figure, provenance: Provenance, omitted: int) -> None:
+    """Provenance line(s) at the bottom, and a note when crowded labels were left out."""
+    text = provenance.one_line()
+    if omitted:
+        text += (f". {omitted} label{'s' if omitted > 1 else ''} of crowded points left out to avoid overlaps; "
+                 "every variant is in the table")
+    width = int(170 * fig.get_figwidth() / FIGSIZE[0])
+    fig.text(0.01, 0.01, textwrap.fill(text, width=width), fontsize=6.5, color=DIMMED_TEXT, va="bottom", ha="left")
 
 
 def _family_handles(colors: dict[str, tuple], families: list[str]) -> list[Line2D]:
@@ -117,7 +130,7 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
     flag = "on_front" if is_latency else "on_macs_front"
     df["front"] = df[flag].fillna(False).astype(bool)
     ds_name = DATASET_NAMES.get(dataset, dataset)
-    fig, ax = _new_figure()
+    fig, ax = _new_figure(len(df))
     for _, r in df.iterrows():
         alpha = 1.0 if r["front"] else FADED_ALPHA
         color = colors[r["family"]]
@@ -150,13 +163,15 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
     what = "p50 latency" if is_latency else "MACs"
     title = f"{ds_name} top-1 vs {what}, batch {batch}\n{provenance.target_label()}, measured {provenance.date_text()}"
     ax.set_title(title, fontsize=10)
-    _finish_layout(fig, ax, provenance, handles)
+    _finish_layout(fig, ax, handles)
     order = pd.concat([front, df[~df["front"]].sort_values("xv")])
+    # front labels are required; dominated ones give way when points crowd
     specs = [LabelSpec(r["xv"], r["top1"], r["label"], color=_text_color(colors[r["family"]]) if r["front"]
-                       else DIMMED_TEXT, bold=bool(r["front"])) for _, r in order.iterrows()]
-    labels = place_labels(ax, specs, lines=_front_steps(front) + _error_bars(df if is_latency else df.iloc[0:0]))
+                       else DIMMED_TEXT, bold=bool(r["front"]), required=bool(r["front"])) for _, r in order.iterrows()]
+    placement = place_labels(ax, specs, lines=_front_steps(front) + _error_bars(df if is_latency else df.iloc[0:0]))
+    _footer(fig, provenance, placement.omitted)
     stem = f"accuracy-vs-{'latency' if is_latency else 'macs'}-{dataset}"
-    return Chart(stem, title.replace("\n", "; "), fig, labels)
+    return Chart(stem, title.replace("\n", "; "), fig, placement.annotations, placement.omitted)
 
 
 def _front_steps(front: pd.DataFrame) -> list[tuple[list[float], list[float]]]:
@@ -195,10 +210,13 @@ def latency_vs_macs_chart(rows: pd.DataFrame, provenance: Provenance, batch: int
         return None, ranks
     df["mmacs"] = df["macs"] / 1e6
     shifts = dict(zip(ranks.outliers["label"], ranks.outliers["rank_shift"]))
-    fig, ax = _new_figure()
+    fig, ax = _new_figure(len(df))
     for _, r in df.iterrows():
         ax.scatter([r["mmacs"]], [r["p50_ms"]], s=30, color=colors[r["family"]], zorder=3)
-    called = df[df["label"].isin(shifts)]
+    # biggest shifts first: they are placed (and so get the best spots) before anything else
+    called = df[df["label"].isin(shifts)].copy()
+    called["_shift"] = called["label"].map(lambda lab: -abs(shifts[lab]))
+    called = called.sort_values("_shift", kind="stable").drop(columns="_shift")
     ax.scatter(called["mmacs"], called["p50_ms"], s=140, facecolors="none", edgecolors=OUTLIER_COLOR,
                linewidths=1.2, zorder=4)
     ax.set_xscale("log")
@@ -217,18 +235,20 @@ def latency_vs_macs_chart(rows: pd.DataFrame, provenance: Provenance, batch: int
     handles = _family_handles(colors, df["family"].tolist())
     handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec=OUTLIER_COLOR, ms=10,
                           label="largest |latency rank - MACs rank|\n(+N: slower than its MACs predict)"))
-    _finish_layout(fig, ax, provenance, handles)
+    _finish_layout(fig, ax, handles)
     order = pd.concat([called, df[~df["label"].isin(shifts)].sort_values("mmacs")])
     specs = []
     for _, r in order.iterrows():
         if r["label"] in shifts:
             shift = shifts[r["label"]]
-            text = f"{r['label']} ({shift:+g} ranks)"
+            text = f"{r['label']}\n({shift:+g} ranks)"  # two short lines fit where one long one would not
             specs.append(LabelSpec(r["mmacs"], r["p50_ms"], text, color=OUTLIER_COLOR, bold=True))
         else:
-            specs.append(LabelSpec(r["mmacs"], r["p50_ms"], r["label"], color=_text_color(colors[r["family"]])))
-    labels = place_labels(ax, specs)
-    return Chart("latency-vs-macs", title.replace("\n", "; "), fig, labels), ranks
+            specs.append(LabelSpec(r["mmacs"], r["p50_ms"], r["label"], color=_text_color(colors[r["family"]]),
+                                   required=False))
+    placement = place_labels(ax, specs)
+    _footer(fig, provenance, placement.omitted)
+    return Chart("latency-vs-macs", title.replace("\n", "; "), fig, placement.annotations, placement.omitted), ranks
 
 
 def slice_charts(rows: pd.DataFrame, datasets: list[str], provenance: Provenance,

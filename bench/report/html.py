@@ -83,7 +83,7 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
         parts.append("<p>Every variant has a reported accuracy.</p>")
     unmeasured = unmeasured_rows(s)
     if unmeasured:
-        parts += ["<h2>Not measured</h2>",
-                  _list_html([f"{label}: {status}" + (f" ({msg})" if msg else "") for label, status, msg in unmeasured])]
+        lines = [f"{label}: {status}" + (f" ({msg})" if msg else "") for label, status, msg in unmeasured]
+        parts += ["<h2>Not measured</h2>", _list_html(lines)]
     parts += ["<h2>How to read this page</h2>", _list_html(list(READING_NOTES)), "</body></html>"]
     return "\n".join(parts) + "\n"

@@ -1,10 +1,11 @@
 """Greedy, collision-avoiding placement of point labels on a matplotlib axes.
 
 For each label, in priority order, candidate positions are tried on rings of growing radius
-around its point (16 directions per ring). A candidate is scored by how much its text box
+around its point (24 directions per ring). A candidate is scored by how much its text box
 overlaps labels already placed and the markers of every point, and whether it leaves the
-axes; the first candidate with no overlap wins, otherwise the least-bad one. Labels placed away
-from their point get a thin leader line. Positions are computed in display pixels, so the
+axes; the first candidate with no overlap wins, otherwise the least-bad one (for a required
+label) or none (an optional label is left out, and the caller says so on the chart). Labels
+placed away from their point get a thin leader line. Positions are computed in display pixels, so the
 caller must fix the figure size, axes limits and layout before calling `place_labels`.
 """
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.text import Annotation, Text
 
-RADII_PT = (6, 10, 15, 22, 32, 44, 58, 75, 95)  # ring radii in points
-DIRECTIONS = 16
+RADII_PT = (6, 10, 15, 21, 28, 36, 46, 58, 72, 90)  # ring radii in points
+DIRECTIONS = 24
 LEADER_MIN_PT = 10  # labels further than this from their point get a leader line
 MARKER_HALF_PT = 4.0  # half-size of the square kept clear around every marker
 PAD_PX = 2.5
+OPTIONAL_OBSTACLE_FRACTION = 0.15  # an optional label may cover markers/lines by at most this share of its area
 LINE_HALF_PX = 2.0  # half-thickness of the strip kept clear along lines (fronts, error bars)
 
 
@@ -33,6 +36,7 @@ class LabelSpec:
     color: str = "black"
     bold: bool = False
     fontsize: float = 7.0
+    required: bool = True  # an optional label is left out when it cannot be placed cleanly
 
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in display pixels
@@ -85,12 +89,53 @@ def line_obstacles(ax: Axes, xs: list[float], ys: list[float], step_px: float = 
     return boxes
 
 
-def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float], list[float]]] = ()) \
-        -> list[Annotation]:
-    """Annotate every spec without overlapping text where possible; returns the annotations.
+def _overlap_area(box: Box, boxes: np.ndarray) -> float:
+    """Total area of `box` covered by each of `boxes` (an (N, 4) array), summed."""
+    if boxes.size == 0:
+        return 0.0
+    w = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
+    h = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
+    return float(np.sum(np.clip(w, 0, None) * np.clip(h, 0, None)))
+
+
+def _leader_samples(point: tuple[float, float], box: Box, step_px: float = 3.0) -> np.ndarray:
+    """Points along the leader line (label centre -> data point) that lie outside the label box."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    n = max(2, int(math.hypot(cx - point[0], cy - point[1]) / step_px))
+    t = np.linspace(0.0, 1.0, n)
+    xs, ys = point[0] + (cx - point[0]) * t, point[1] + (cy - point[1]) * t
+    outside = (xs < box[0]) | (xs > box[2]) | (ys < box[1]) | (ys > box[3])
+    return np.column_stack([xs[outside], ys[outside]])
+
+
+def _points_inside(samples: np.ndarray, boxes: np.ndarray) -> int:
+    if samples.size == 0 or boxes.size == 0:
+        return 0
+    x, y = samples[:, :1], samples[:, 1:]
+    inside = (x >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y >= boxes[:, 1]) & (y <= boxes[:, 3])
+    return int(inside.any(axis=1).sum())
+
+
+def _as_array(boxes: list[Box]) -> np.ndarray:
+    return np.asarray(boxes, dtype=float).reshape(-1, 4)
+
+
+@dataclass
+class Placement:
+    """The labels drawn and how many optional ones were left out for lack of room."""
+
+    annotations: list[Annotation]
+    omitted: int = 0
+
+
+def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float], list[float]]] = ()) -> Placement:
+    """Annotate every spec without overlapping text where possible.
 
     `specs` are placed in the order given, so put the most important labels first. `lines` are
     polylines in data coordinates (front steps, error bars) that labels should not cover.
+    Leader lines are kept from crossing labels already placed, and later labels avoid them.
+    A required label is always drawn (at its least-bad spot); an optional one only where it
+    overlaps no text, stays inside the axes and covers little of the markers and lines.
     """
     fig = ax.figure
     fig.draw_without_rendering()  # fixes the layout so the data -> pixel transform is final
@@ -100,13 +145,14 @@ def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float]
     frame: Box = (frame_bb.x0, frame_bb.y0, frame_bb.x1, frame_bb.y1)
     points = [tuple(ax.transData.transform((s.x, s.y))) for s in specs]
     half = MARKER_HALF_PT * px_per_pt
-    markers: list[Box] = [(px - half, py - half, px + half, py + half) for px, py in points]
+    obstacles: list[Box] = [(px - half, py - half, px + half, py + half) for px, py in points]
     for xs, ys in lines:
-        markers.extend(line_obstacles(ax, list(xs), list(ys)))
+        obstacles.extend(line_obstacles(ax, list(xs), list(ys)))
     placed: list[Box] = []
-    annotations = []
-    for spec, (px, py) in zip(specs, points):
+    result = Placement([])
+    for spec, point in zip(specs, points):
         size = _text_size(ax, spec, renderer)
+        placed_arr, obstacle_arr = _as_array(placed), _as_array(obstacles)
         best = None
         for radius_pt in RADII_PT:
             radius = radius_pt * px_per_pt
@@ -114,25 +160,34 @@ def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float]
                 angle = 2 * math.pi * k / DIRECTIONS
                 dx, dy = math.cos(angle), math.sin(angle)
                 ha, va = _alignment(dx, dy)
-                box = _box_at((px + radius * dx, py + radius * dy), size, ha, va)
-                cost = (sum(_overlap(box, other) for other in placed) * 10
-                        + sum(_overlap(box, m) for m in markers)
-                        + _outside(box, frame) * 50)
-                # prefer near positions: a tiny distance term breaks ties between clear spots
-                score = (cost, radius)
+                box = _box_at((point[0] + radius * dx, point[1] + radius * dy), size, ha, va)
+                hard = _overlap_area(box, placed_arr) * 10 + _outside(box, frame) * 50
+                soft = _overlap_area(box, obstacle_arr)
+                if hard == 0 and soft == 0 and radius_pt >= LEADER_MIN_PT:
+                    # a leader through another label reads as pointing at it
+                    hard = _points_inside(_leader_samples(point, box), placed_arr) * 40.0
+                score = (hard + soft, radius)  # among equally clear spots the nearest wins
                 if best is None or score < best[0]:
-                    best = (score, box, radius * dx, radius * dy, ha, va, radius_pt)
+                    best = (score, hard, soft, box, radius * dx, radius * dy, ha, va, radius_pt)
             if best is not None and best[0][0] == 0:
                 break
-        _, box, ox, oy, ha, va, radius_pt = best
+        _, hard, soft, box, ox, oy, ha, va, radius_pt = best
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        if not spec.required and (hard > 0 or soft > OPTIONAL_OBSTACLE_FRACTION * area):
+            result.omitted += 1
+            continue
         placed.append(box)
-        arrow = dict(arrowstyle="-", color=spec.color, lw=0.5, alpha=0.7, shrinkA=0, shrinkB=2) \
-            if radius_pt >= LEADER_MIN_PT else None
-        annotations.append(ax.annotate(
+        arrow = None
+        if radius_pt >= LEADER_MIN_PT:
+            arrow = dict(arrowstyle="-", color=spec.color, lw=0.5, alpha=0.7, shrinkA=0, shrinkB=2)
+            samples = _leader_samples(point, box)
+            obstacles.extend((x - LINE_HALF_PX, y - LINE_HALF_PX, x + LINE_HALF_PX, y + LINE_HALF_PX)
+                             for x, y in samples[::2])
+        result.annotations.append(ax.annotate(
             spec.text, xy=(spec.x, spec.y), xytext=(ox / px_per_pt, oy / px_per_pt), textcoords="offset points",
             ha=ha, va=va, fontsize=spec.fontsize, color=spec.color, fontweight="bold" if spec.bold else "normal",
             arrowprops=arrow, annotation_clip=False, zorder=5))
-    return annotations
+    return result
 
 
 def label_boxes(annotations: list[Annotation]) -> list[Box]:

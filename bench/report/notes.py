@@ -17,7 +17,8 @@ READING_NOTES = (
     "fast (one of the two strictly). \"front (CI ties)\": the same, but latencies whose CIs overlap "
     "count as equal, so a speed advantage within noise does not keep a less accurate variant on it.",
     "Speed-up vs family baseline: baseline p50 / variant p50 (> 1 is faster). The baseline is the "
-    "variant's dense parent when its metadata names one, else the shortest name prefix of the variant that was measured on the same dataset (vgg16_cifar for "
+    "variant's dense parent when its metadata names one, else the shortest name prefix of the "
+    "variant that was measured on the same dataset (vgg16_cifar for "
     "vgg16_cifar_p4_se, resnet56_cifar for resnet56_cifar_p2, resnet50 for resnet50_p4), else the "
     "1.0x-width sibling (shufflenet_v2_x1_0 for shufflenet_v2_x0_5), with the same dtype, layout, "
     "threads and compile setting.",
