@@ -445,12 +445,17 @@ def run_from_export(run: Mapping[str, Any], source: str) -> RunData:
                    created_at=run.get("created_at"), cells=cells)
 
 
+def run_ids_oldest_first(store) -> list[str]:
+    """Run ids of a store by creation time, ties (same second) in insertion order."""
+    return [r[0] for r in store.conn.execute("SELECT run_id FROM runs ORDER BY created_at, rowid")]
+
+
 def latest_run_id(store) -> str:
-    """The newest run of a store (by creation time); BenchError when it has none."""
-    runs = store.runs_frame()
-    if runs.empty:
+    """The newest run of a store; BenchError when it has none."""
+    ids = run_ids_oldest_first(store)
+    if not ids:
         raise BenchError(f"{store.path} has no runs")
-    return str(runs["run_id"].iloc[-1])
+    return ids[-1]
 
 
 def all_runs_in_store(path) -> list[RunData]:
@@ -458,4 +463,4 @@ def all_runs_in_store(path) -> list[RunData]:
     from bench.store import open_existing
 
     with open_existing(path) as store:
-        return [run_from_store(store, str(rid)) for rid in store.runs_frame()["run_id"]]
+        return [run_from_store(store, rid) for rid in run_ids_oldest_first(store)]

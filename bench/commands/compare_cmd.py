@@ -74,12 +74,13 @@ def _is_json_file(path: Path) -> bool:
 
 
 def _newest(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return max(runs, key=lambda r: (str(r.get("created_at") or ""), str(r["run_id"])))
+    # created_at has one-second resolution: among equals, the later one in the file is newer
+    return max(enumerate(runs), key=lambda ir: (str(ir[1].get("created_at") or ""), ir[0]))[1]
 
 
 def _run_in_db(spec: str, db: str, role: str) -> str:
     """Resolve 'latest', 'latest~N' or a literal run id against an open store."""
-    from bench.compare import run_from_store
+    from bench.compare import run_from_store, run_ids_oldest_first
     from bench.store import open_existing
 
     if not Path(db).exists():
@@ -89,7 +90,7 @@ def _run_in_db(spec: str, db: str, role: str) -> str:
             back = spec[len("latest~"):] if "~" in spec else "0"
             if not back.isdigit():
                 raise BenchError(f"{role} '{spec}': use latest or latest~N with N a whole number")
-            ids = list(store.runs_frame()["run_id"])
+            ids = run_ids_oldest_first(store)
             if int(back) >= len(ids):
                 raise BenchError(f"{role} '{spec}': {db} has only {len(ids)} run(s)")
             spec = str(ids[-1 - int(back)])

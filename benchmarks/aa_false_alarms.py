@@ -1,0 +1,222 @@
+"""Does the latency gate cry wolf, and does it catch a real slowdown?
+
+Usage (from the repository root):
+
+    .venv/bin/python benchmarks/aa_false_alarms.py [--trials 10] [--mode interleaved|sequential|processes]
+
+Per trial and model, a BASE instance of the model is measured together with candidates and
+each candidate is judged by the same verdict code as `bench compare` (`bench.compare.compare_cell`,
+default threshold 5 %, alpha 0.01):
+
+- `A/A`: a second, separately built instance of the identical model: any regression is a
+  false alarm;
+- `+2%` and `+10%`: the identical model behind `InjectedSlowdown`, a test-only wrapper that
+  busy-waits after every call for that fraction of the call's own duration, so each sample
+  is exactly 2 % / 10 % longer whatever the machine's load does meanwhile. +10 % must be
+  flagged every time; +2 % (real, but below the threshold) never.
+
+Modes (how BASE and candidates share the machine):
+- `interleaved` (default): one process, calls alternate BASE, A/A, +2%, +10%, BASE, ...
+  (`bench.timing.measure_interleaved`), the protocol `bench claim` uses;
+- `sequential`: one `measure` pass per candidate after BASE's, like two `bench run`s back to
+  back (order rotated per trial);
+- `processes`: A/A only, through `bench regress`'s own machinery: alternating `bench run`
+  processes of the same source tree for --rounds rounds, pooled, compared with
+  `bench.compare.compare_runs`. This is the end-to-end false-alarm rate of `bench regress`.
+
+Exit status 0 when there was no false alarm, every +10 % was flagged and no +2 % was; else 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+CANDIDATES = (("A/A", 0.0), ("+2%", 0.02), ("+10%", 0.10))
+DEFAULT_MODELS = "resnet20_cifar,vgg16_cifar_p4,mobilenet_cifar"
+
+
+class InjectedSlowdown:
+    """Test-only wrapper: every call takes (1 + fraction) times as long as the wrapped call.
+
+    After the call it busy-waits (spinning on perf_counter_ns, not sleeping, so the core
+    stays busy as real extra work would) until `fraction` of the call's own duration has
+    passed again. Proportional per call, so the injected ratio holds under drifting load.
+    """
+
+    def __init__(self, fn: Callable[[], Any], fraction: float) -> None:
+        self.fn, self.fraction = fn, fraction
+
+    def __call__(self) -> Any:
+        t0 = time.perf_counter_ns()
+        out = self.fn()
+        spent = time.perf_counter_ns() - t0
+        deadline = t0 + int(spent * (1.0 + self.fraction))
+        while time.perf_counter_ns() < deadline:
+            pass
+        return out
+
+
+@dataclass
+class Judgement:
+    """One candidate's comparison with BASE in one trial."""
+
+    trial: int
+    model: str
+    candidate: str
+    injected: float
+    change: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    verdict: str
+    flagged: bool
+
+
+def _prepare(device, model_name: str, threads: int):
+    from bench.runner import example_batch
+    from zoo.layers.reparam import deploy_form
+    from zoo.registry import get_model
+
+    model = deploy_form(get_model(model_name), inplace=True)
+    return device.prepare(model, example_batch(model_name, 1), threads=threads)
+
+
+def _cell(model: str, threads: int, samples: list[float]):
+    from bench.compare import CellData
+
+    return CellData(model=model, batch=1, dtype="fp32", layout="nchw", impl=None, threads=threads, compile=False,
+                    samples_ms=samples)
+
+
+def _judge(trial: int, model: str, threads: int, base: list[float], cand: list[float], label: str, injected: float,
+           threshold: float) -> Judgement:
+    from bench.compare import compare_cell
+
+    c = compare_cell(_cell(model, threads, base), _cell(model, threads, cand), threshold)
+    return Judgement(trial, model, label, injected, c.ratio - 1, c.ci_low - 1, c.ci_high - 1, c.p_value, c.verdict,
+                     c.regression)
+
+
+def _timing(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.runner import TimingSettings
+
+    t = TimingSettings(max_time_s=args.max_time, warmup_max_time_s=args.warmup_max_time)
+    return t.to_dict()
+
+
+def in_process_trial(trial: int, model: str, args: argparse.Namespace) -> list[Judgement]:
+    """BASE and the three candidates in one process (interleaved or sequential), judged."""
+    from bench.timing import measure, measure_interleaved
+    from devices.registry import get_device
+
+    device = get_device("cpu")
+    base = _prepare(device, model, args.threads)
+    same = _prepare(device, model, args.threads)  # separately built: identical code, another instance
+    fns = [base.run, same.run] + [InjectedSlowdown(base.run, f) for _, f in CANDIDATES[1:]]
+    timing = _timing(args)
+    if args.mode == "interleaved":
+        samples = [m.samples_ms for m in measure_interleaved(fns, **timing)]
+    else:
+        order = list(range(len(fns)))
+        shift = trial % len(order)
+        order = order[shift:] + order[:shift]  # who goes first rotates, so order effects do not pile up
+        by_index = {i: measure(fns[i], **timing).samples_ms for i in order}
+        samples = [by_index[i] for i in range(len(fns))]
+    return [_judge(trial, model, args.threads, samples[0], samples[1 + i], label, frac, args.threshold)
+            for i, (label, frac) in enumerate(CANDIDATES)]
+
+
+def processes_trial(trial: int, models: str, args: argparse.Namespace) -> list[Judgement]:
+    """A/A through `bench regress`'s rounds: the same tree as BASE and NEW, pooled and compared."""
+    from bench.compare import all_runs_in_store, compare_runs, pool_runs
+    from bench.fingerprint import REPO_ROOT
+    from bench.regress import BASE, NEW, RegressSettings, Revision, run_rounds
+
+    settings = RegressSettings(models=models, rounds=args.rounds, threads=str(args.threads),
+                               max_time_s=args.max_time, warmup_max_time_s=args.warmup_max_time)
+    revs = {BASE: Revision(BASE, "tree", REPO_ROOT), NEW: Revision(NEW, "tree", REPO_ROOT)}
+    with tempfile.TemporaryDirectory(prefix="zoobench-aa-") as tmp:
+        dbs = {name: Path(tmp) / f"{name}.sqlite" for name in revs}
+        run_rounds(revs, settings, dbs, log=lambda _: None)
+        base = pool_runs(all_runs_in_store(dbs[BASE]), "A")
+        new = pool_runs(all_runs_in_store(dbs[NEW]), "A'")
+    from bench.compare import Thresholds
+
+    comparison = compare_runs(base, new, Thresholds(default=args.threshold))
+    return [Judgement(trial, c.model, "A/A", 0.0, c.ratio - 1, c.ci_low - 1, c.ci_high - 1, c.p_value, c.verdict,
+                      c.regression) for c in comparison.cells if c.ratio is not None]
+
+
+def summarize(judgements: list[Judgement]) -> dict[str, dict[str, int]]:
+    """Per candidate: comparisons made and how many were flagged as regressions."""
+    out: dict[str, dict[str, int]] = {}
+    for j in judgements:
+        row = out.setdefault(j.candidate, {"comparisons": 0, "flagged": 0})
+        row["comparisons"] += 1
+        row["flagged"] += int(j.flagged)
+    return out
+
+
+def passed(summary: dict[str, dict[str, int]]) -> bool:
+    """No A/A or +2 % flag, every +10 % flagged."""
+    ok = summary.get("A/A", {}).get("flagged", 0) == 0 and summary.get("+2%", {}).get("flagged", 0) == 0
+    ten = summary.get("+10%")
+    return ok and (ten is None or ten["flagged"] == ten["comparisons"])
+
+
+def _line(j: Judgement) -> str:
+    return (f"trial {j.trial:2d} {j.model:18s} {j.candidate:5s} change {j.change:+7.2%} "
+            f"CI [{j.ci_low:+.2%}, {j.ci_high:+.2%}] p={j.p_value:.2g} {j.verdict:9s}"
+            f"{'  REGRESSION' if j.flagged else ''}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the trials, print every judgement and the counts; exit 0 when the gate behaved."""
+    import torch
+
+    from bench.grid import parse_fraction
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--trials", type=int, default=10, help="trials per model (default 10)")
+    p.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated zoo models (default %(default)s)")
+    p.add_argument("--mode", choices=("interleaved", "sequential", "processes"), default="interleaved")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--max-time", type=float, default=2.0, help="sampling cap per measurement, s (default 2)")
+    p.add_argument("--warmup-max-time", type=float, default=2.0, help="warm-up cap, s (default 2)")
+    p.add_argument("--rounds", type=int, default=3, help="processes mode: rounds per comparison (default 3)")
+    p.add_argument("--threshold", default="5%", help="regression threshold (default 5%%)")
+    p.add_argument("--out", default=None, help="write all judgements and the summary as JSON here")
+    args = p.parse_args(argv)
+    args.threshold = parse_fraction(args.threshold, "threshold")
+    torch.set_num_threads(args.threads)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    judgements: list[Judgement] = []
+    t0 = time.perf_counter()
+    for trial in range(1, args.trials + 1):
+        batch = (processes_trial(trial, ",".join(models), args) if args.mode == "processes"
+                 else [j for m in models for j in in_process_trial(trial, m, args)])
+        for j in batch:
+            print(_line(j), flush=True)
+        judgements += batch
+    summary = summarize(judgements)
+    elapsed = time.perf_counter() - t0
+    print(f"# mode {args.mode}, {args.trials} trial(s) x {len(models)} model(s), threads {args.threads}, "
+          f"threshold {args.threshold:.0%}, {elapsed:.0f} s")
+    for cand, row in summary.items():
+        what = "false alarms" if cand == "A/A" else "flagged"
+        print(f"{cand:5s}: {what} {row['flagged']}/{row['comparisons']}")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"mode": args.mode, "args": {k: v for k, v in vars(args).items()},
+                                              "summary": summary, "seconds": round(elapsed, 1),
+                                              "judgements": [asdict(j) for j in judgements]}, indent=1) + "\n")
+    return 0 if passed(summary) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

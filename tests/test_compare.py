@@ -1,0 +1,295 @@
+"""`bench compare` and bench/compare.py on synthetic samples: statistics, verdicts, thresholds,
+fingerprint matching, sources (run id, .sqlite, JSON), report text and exit codes."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.compare import (
+    VERDICT_FASTER, VERDICT_NOT_COMPARABLE, VERDICT_SLOWER, VERDICT_UNCHANGED, CellData, RunData, Thresholds,
+    build_thresholds, compare_cell, compare_runs, match_fingerprints, pool_runs,
+)
+from bench.errors import BenchError
+from bench.store import ResultStore
+
+FP = {"cpu_model": "Test CPU 9000", "arch": "x86_64", "torch": "2.14.1", "os": "Linux", "python": "3.12.0",
+      "cores_logical": 2, "threads": 1, "cpu_freq_mhz": 2400.0, "git_commit": "aaa", "device": "cpu"}
+
+
+def latency(n: int = 400, scale: float = 1.0, seed: int = 0, median_ms: float = 10.0) -> list[float]:
+    """Right-skewed synthetic latencies (lognormal, ~3 % spread) with the given median x scale."""
+    rng = np.random.default_rng(seed)
+    return list(median_ms * scale * rng.lognormal(0.0, 0.03, n))
+
+
+def cell(samples, model="resnet20_cifar", status="ok", **kw) -> CellData:
+    base = dict(model=model, batch=1, dtype="fp32", layout="nchw", impl=None, threads=1, compile=False)
+    base.update(kw)
+    return CellData(status=status, samples_ms=list(samples), **base)
+
+
+def run_data(cells: list[CellData], fp=None, label="run") -> RunData:
+    return RunData(label=label, run_ids=[label], target="cpu", fingerprint=dict(fp or FP), git_commit="aaa",
+                   created_at="2026-01-01T00:00:00+00:00", cells={c.key(): c for c in cells})
+
+
+# -- statistics and verdicts --------------------------------------------------------------------
+
+def test_ten_percent_slowdown_is_a_regression():
+    c = compare_cell(cell(latency(seed=1)), cell(latency(scale=1.10, seed=2)), threshold=0.05)
+    assert c.verdict == VERDICT_SLOWER and c.regression
+    assert 1.08 < c.ratio < 1.12 and c.ci_low > 1.05 and c.p_value < 0.01
+
+
+def test_two_percent_slowdown_is_slower_but_not_a_regression():
+    c = compare_cell(cell(latency(seed=1)), cell(latency(scale=1.02, seed=2)), threshold=0.05)
+    assert c.verdict == VERDICT_SLOWER and not c.regression
+    assert "within the 5.0% threshold" in c.note
+
+
+def test_same_distribution_is_unchanged_and_faster_is_faster():
+    same = compare_cell(cell(latency(seed=1)), cell(latency(seed=2)), threshold=0.05)
+    assert same.verdict == VERDICT_UNCHANGED and not same.regression
+    fast = compare_cell(cell(latency(seed=1)), cell(latency(scale=0.8, seed=2)), threshold=0.05)
+    assert fast.verdict == VERDICT_FASTER and not fast.regression and fast.ratio < 0.85
+
+
+def test_large_but_insignificant_slowdown_is_not_a_regression():
+    # three wildly spread samples each: the median moved 20 % but nothing is significant
+    c = compare_cell(cell([10.0, 30.0, 5.0]), cell([12.0, 35.0, 4.0]), threshold=0.05)
+    assert c.verdict == VERDICT_UNCHANGED and not c.regression
+    assert "not significant" in c.note
+
+
+@pytest.mark.parametrize("base, new, reason", [
+    (None, cell(latency()), "only in NEW"),
+    (cell(latency()), None, "only in BASE"),
+    (cell([], status="error", message="boom"), cell(latency()), "BASE error: boom"),
+    (cell(latency()), cell([], status="oom"), "NEW oom"),
+    (cell([1.0]), cell(latency()), "BASE has 1 sample(s)"),
+])
+def test_not_comparable_cells_say_why(base, new, reason):
+    c = compare_cell(base, new, threshold=0.05)
+    assert c.verdict == VERDICT_NOT_COMPARABLE and not c.regression
+    assert c.note == reason
+
+
+def test_compare_runs_matches_cells_and_sorts_regressions_first():
+    base = run_data([cell(latency(seed=1), model="a_model"), cell(latency(seed=3), model="z_model"),
+                     cell(latency(seed=5), model="z_model", batch=8)])
+    new = run_data([cell(latency(seed=2), model="a_model"), cell(latency(scale=1.2, seed=4), model="z_model"),
+                    cell(latency(seed=6), model="new_model")])
+    cmp = compare_runs(base, new)
+    assert [(c.model, c.batch) for c in cmp.cells][0] == ("z_model", 1)
+    assert [c.model for c in cmp.regressions] == ["z_model"]
+    counts = cmp.counts()
+    assert counts == {VERDICT_SLOWER: 1, VERDICT_FASTER: 0, VERDICT_UNCHANGED: 1, VERDICT_NOT_COMPARABLE: 2}
+    assert "1 regression(s)" in cmp.summary_line()
+
+
+def test_changed_default_impl_still_matches_and_is_shown():
+    base = run_data([cell(latency(seed=1), impl_ran="grouped")])
+    new = run_data([cell(latency(seed=2), impl_ran="masked")])
+    (c,) = compare_runs(base, new).cells
+    assert c.verdict != VERDICT_NOT_COMPARABLE and c.impl == "grouped -> masked"
+
+
+def test_no_common_cell_is_a_usage_error():
+    with pytest.raises(BenchError, match="no cell in common"):
+        compare_runs(run_data([cell(latency(), model="a")]), run_data([cell(latency(), model="b")]))
+
+
+# -- thresholds ---------------------------------------------------------------------------------
+
+def test_per_model_threshold_override_changes_the_gate():
+    base = run_data([cell(latency(seed=1), model="vgg16_cifar_p4"), cell(latency(seed=3), model="resnet20_cifar")])
+    new = run_data([cell(latency(scale=1.10, seed=2), model="vgg16_cifar_p4"),
+                    cell(latency(scale=1.10, seed=4), model="resnet20_cifar")])
+    cmp = compare_runs(base, new, build_thresholds(overrides=["vgg16_cifar*=15%"]))
+    flagged = {c.model: c.regression for c in cmp.cells}
+    assert flagged == {"vgg16_cifar_p4": False, "resnet20_cifar": True}
+
+
+def test_threshold_sources_and_precedence(tmp_path):
+    toml = tmp_path / "t.toml"
+    toml.write_text('[thresholds]\ndefault = "3%"\n"vgg*" = "10%"\nresnet20_cifar = 0.2\n')
+    js = tmp_path / "t.json"
+    js.write_text(json.dumps({"vgg*": "12%"}))
+    th = build_thresholds(None, ["resnet20_cifar=7%"], [str(toml), str(js)])
+    assert th.default == pytest.approx(0.03)
+    assert th.for_model("vgg16_cifar") == pytest.approx(0.12)  # the later file wins
+    assert th.for_model("resnet20_cifar") == pytest.approx(0.07)  # --threshold-for wins over files
+    assert th.for_model("mobilenet_cifar") == pytest.approx(0.03)
+    assert build_thresholds("8%", [], [str(toml)]).default == pytest.approx(0.08)
+    assert Thresholds(overrides=(("res*", 0.2), ("resnet20_cifar", 0.1))).for_model("resnet20_cifar") == 0.1
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(default="fast"), "is not a percentage"),
+    (dict(default="-5%"), "must be between"),
+    (dict(overrides=["resnet20_cifar"]), "is not MODEL=PCT"),
+    (dict(overrides=["=5%"]), "is not MODEL=PCT"),
+    (dict(files=["/nonexistent/t.toml"]), "cannot read"),
+])
+def test_bad_thresholds_raise_one_line_errors(kwargs, text):
+    with pytest.raises(BenchError, match=text):
+        build_thresholds(**kwargs)
+
+
+def test_bad_threshold_file_contents(tmp_path):
+    bad = tmp_path / "t.toml"
+    bad.write_text("this is = = not toml")
+    with pytest.raises(BenchError, match="not valid TOML"):
+        build_thresholds(files=[str(bad)])
+    nested = tmp_path / "n.json"
+    nested.write_text(json.dumps({"vgg*": {"x": 1}}))
+    with pytest.raises(BenchError, match="must map model names"):
+        build_thresholds(files=[str(nested)])
+
+
+# -- fingerprints -------------------------------------------------------------------------------
+
+def test_jitter_fields_are_ignored_but_reported():
+    other = {**FP, "cpu_freq_mhz": 3100.0, "git_commit": "bbb-dirty"}
+    check = match_fingerprints(FP, other)
+    assert check.ok
+    assert set(check.jittered) == {"cpu_freq_mhz", "git_commit"}
+
+
+def test_differing_fingerprint_refuses_listing_fields_unless_forced():
+    other = {**FP, "cpu_model": "Other CPU", "torch": "2.15.0", "cpu_freq_mhz": 1.0}
+    base, new = run_data([cell(latency(seed=1))]), run_data([cell(latency(seed=2))], fp=other)
+    with pytest.raises(BenchError) as exc:
+        compare_runs(base, new)
+    msg = str(exc.value)
+    assert exc.value.code == 2
+    assert "cpu_model: 'Test CPU 9000' -> 'Other CPU'" in msg and "torch: '2.14.1' -> '2.15.0'" in msg
+    assert "cpu_freq_mhz" not in msg and "--force" in msg
+    forced = compare_runs(base, new, force=True)
+    assert forced.forced and set(forced.fingerprint.differing) == {"cpu_model", "torch"}
+
+
+def test_field_missing_on_one_side_counts_as_a_difference():
+    fp = dict(FP)
+    fp.pop("torch")
+    assert set(match_fingerprints(FP, fp).differing) == {"torch"}
+
+
+def test_pool_runs_concatenates_samples_and_keeps_failures():
+    r1 = run_data([cell([1.0, 2.0]), cell([3.0, 4.0], model="m2")], label="r1")
+    r2 = run_data([cell([5.0]), cell([], model="m2", status="error", message="x")], label="r2")
+    pooled = pool_runs([r1, r2], "pooled")
+    assert pooled.run_ids == ["r1", "r2"]
+    by_model = {c.model: c for c in pooled.cells.values()}
+    assert by_model["resnet20_cifar"].samples_ms == [1.0, 2.0, 5.0]
+    assert by_model["m2"].status == "error"
+    assert r1.cells[cell([]).key()].samples_ms == [1.0, 2.0]  # inputs are not modified
+    with pytest.raises(BenchError, match="differ in cpu_model"):
+        pool_runs([r1, run_data([cell([1.0])], fp={**FP, "cpu_model": "x"})], "pooled")
+
+
+# -- the command --------------------------------------------------------------------------------
+
+def _store_run(store: ResultStore, scale: float, seed: int, fp=None, models=("resnet20_cifar", "mobilenet_cifar")):
+    from bench.stats import summarize
+
+    run_id = store.start_run("cpu", dict(fp or FP), {"grid": {}})
+    for i, model in enumerate(models):
+        samples = latency(scale=scale, seed=seed + i)
+        store.add_result(run_id, dict(model=model, batch=1, dtype="fp32", layout="nchw", impl=None, threads=1,
+                                      compile=False), summarize(samples), samples, {"macs": 1, "params": 1})
+    store.finish_run(run_id)
+    return run_id
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A store with three runs: base, an A/A repeat, and a 10 % slower one."""
+    path = tmp_path / "r.sqlite"
+    with ResultStore(path) as store:
+        ids = [_store_run(store, 1.0, 10), _store_run(store, 1.0, 20), _store_run(store, 1.10, 30)]
+    return path, ids
+
+
+def test_cli_exit_codes_by_run_id(db, capsys):
+    path, (base, same, slow) = db
+    assert main(["compare", base, same, "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "# fingerprints match" in out and "0 regression(s)" in out
+    assert main(["compare", base, slow, "--db", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "2 regression(s)" in out
+    assert out.count("REGRESSION resnet20_cifar") == 1 and "> threshold 5.0%" in out
+    assert main(["compare", base, slow, "--db", str(path), "--threshold", "20%"]) == 0
+    assert main(["compare", "latest~2", "latest", "--db", str(path)]) == 1
+
+
+def test_cli_json_format_and_output_file(db, tmp_path, capsys):
+    path, (base, _, slow) = db
+    report = tmp_path / "out" / "report.json"
+    assert main(["compare", base, slow, "--db", str(path), "--format", "json", "--output", str(report)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["regressions"] == 2 and doc["fingerprint"]["match"] is True
+    assert {c["model"] for c in doc["cells"]} == {"resnet20_cifar", "mobilenet_cifar"}
+    assert all(c["verdict"] == "slower" and c["ratio"] > 1.05 for c in doc["cells"])
+    assert json.loads(report.read_text()) == doc
+
+
+def test_cli_two_sqlite_files_and_two_json_exports(tmp_path, capsys):
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    with ResultStore(a) as sa, ResultStore(b) as sb:
+        _store_run(sa, 1.5, 1)  # older run in a: not the one compared
+        _store_run(sa, 1.0, 2)
+        _store_run(sb, 1.10, 3)
+        sa.export_json(tmp_path / "a.json")
+        sb.export_json(tmp_path / "b.json")
+    assert main(["compare", str(a), str(b)]) == 1
+    assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 1
+    assert main(["compare", str(b), str(a)]) == 0  # NEW is faster: not a regression
+    assert "2 faster" in capsys.readouterr().out
+
+
+def test_cli_refuses_other_machine_and_force_compares(tmp_path, capsys):
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    with ResultStore(a) as sa, ResultStore(b) as sb:
+        _store_run(sa, 1.0, 1)
+        _store_run(sb, 1.10, 2, fp={**FP, "cpu_model": "Other CPU", "cpu_freq_mhz": 999.0})
+    assert main(["compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "fingerprints differ" in err and "cpu_model" in err
+    assert main(["compare", str(a), str(b), "--force"]) == 1
+    captured = capsys.readouterr()
+    assert "WARNING: fingerprints differ" in captured.out and "--force" in captured.err
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["nope", "latest"], "BASE 'nope' is neither a file nor a run id"),
+    (["latest", "latest~9"], "has only 3 run(s)"),
+    (["latest~x", "latest"], "latest~N with N a whole number"),
+    (["latest", "latest", "--threshold", "abc"], "--threshold: 'abc' is not a percentage"),
+    (["latest", "latest", "--alpha", "2"], "--alpha: 2 must be between 0 and 1"),
+    (["latest", "latest", "--threshold-for", "vgg"], "is not MODEL=PCT"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(db, capsys, argv, text):
+    path, _ = db
+    assert main(["compare", *argv, "--db", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and text in err
+
+
+def test_cli_missing_db_and_non_export_file(tmp_path, capsys):
+    assert main(["compare", "r1", "r2", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert "no database" in capsys.readouterr().err
+    junk = tmp_path / "junk.json"
+    junk.write_text("{}")
+    assert main(["compare", str(junk), str(junk)]) == 2
+    assert "not a zoobench JSON export" in capsys.readouterr().err
+
+
+def test_help_text():
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--help"])
+    assert exc.value.code == 0
