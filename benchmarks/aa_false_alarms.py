@@ -11,9 +11,9 @@ default threshold 5 %, alpha 0.01):
 - `A/A`: a second, separately built instance of the identical model: any regression is a
   false alarm;
 - `+2%` and `+10%`: the identical model behind `InjectedSlowdown`, a test-only wrapper that
-  busy-waits after every call for that fraction of the call's own duration, so each sample
-  is exactly 2 % / 10 % longer whatever the machine's load does meanwhile. +10 % must be
-  flagged every time; +2 % (real, but below the threshold) never.
+  busy-waits after every call for that fraction of the call's own CPU time, so each call
+  does exactly 2 % / 10 % more work whatever the machine's load does meanwhile. +10 % must
+  be flagged every time; +2 % (real, but below the threshold) never.
 
 Modes (how BASE and candidates share the machine):
 - `interleaved` (default): one process, calls alternate BASE, A/A, +2%, +10%, BASE, ...
@@ -42,22 +42,26 @@ DEFAULT_MODELS = "resnet20_cifar,vgg16_cifar_p4,mobilenet_cifar"
 
 
 class InjectedSlowdown:
-    """Test-only wrapper: every call takes (1 + fraction) times as long as the wrapped call.
+    """Test-only wrapper: every call does `fraction` more CPU work than the wrapped call.
 
-    After the call it busy-waits (spinning on perf_counter_ns, not sleeping, so the core
-    stays busy as real extra work would) until `fraction` of the call's own duration has
-    passed again. Proportional per call, so the injected ratio holds under drifting load.
+    After the call it busy-waits (spins, so the core stays busy as real extra work would)
+    until the process has used `fraction` of the call's own CPU time again. Calibrated per
+    call and in CPU time rather than wall time, the extra work is exactly proportional, and
+    when a loaded machine deschedules the process, the spin stretches in wall time just as
+    the model's own work does (a wall-clock spin would instead absorb whole time slices).
+    Exact for one intra-op thread (the script's default), where the model's CPU time is the
+    calling thread's.
     """
 
     def __init__(self, fn: Callable[[], Any], fraction: float) -> None:
         self.fn, self.fraction = fn, fraction
 
     def __call__(self) -> Any:
-        t0 = time.perf_counter_ns()
+        c0 = time.process_time_ns()
         out = self.fn()
-        spent = time.perf_counter_ns() - t0
-        deadline = t0 + int(spent * (1.0 + self.fraction))
-        while time.perf_counter_ns() < deadline:
+        c1 = time.process_time_ns()
+        target = c1 + int((c1 - c0) * self.fraction)
+        while time.process_time_ns() < target:
             pass
         return out
 
@@ -187,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated zoo models (default %(default)s)")
     p.add_argument("--mode", choices=("interleaved", "sequential", "processes"), default="interleaved")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
-    p.add_argument("--max-time", type=float, default=2.0, help="sampling cap per measurement, s (default 2)")
+    p.add_argument("--max-time", type=float, default=8.0,
+                   help="sampling cap per measurement in s (interleaved: for all four together; default 8)")
     p.add_argument("--warmup-max-time", type=float, default=2.0, help="warm-up cap, s (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="processes mode: rounds per comparison (default 3)")
     p.add_argument("--threshold", default="5%", help="regression threshold (default 5%%)")

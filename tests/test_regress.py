@@ -182,3 +182,28 @@ def test_end_to_end_against_head(tmp_path, capsys):
     assert doc["fingerprint"]["match"] and doc["regress"]["rounds"] == 1
     assert "per-round change resnet20_cifar" in (out / "report.txt").read_text()
     assert _worktrees(REPO_ROOT) == before
+
+
+def test_benchmark_module_is_outside_the_default_test_run():
+    import tomllib
+
+    from bench.fingerprint import REPO_ROOT
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
+    assert (REPO_ROOT / "benchmarks" / "test_zoo_latency.py").exists()
+
+
+@pytest.mark.slow
+def test_pytest_benchmark_module_runs(tmp_path):
+    """`pytest benchmarks` works (one model, benchmarks executed once with --benchmark-disable)."""
+    import os
+    import sys
+
+    from bench.fingerprint import REPO_ROOT
+
+    env = {**os.environ, "ZOOBENCH_BENCH_MODELS": "resnet20_cifar"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "benchmarks", "-q", "--benchmark-disable",
+                           "-p", "no:cacheprovider"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout
