@@ -11,9 +11,10 @@ default threshold 5 %, alpha 0.01):
 - `A/A`: a second, separately built instance of the identical model: any regression is a
   false alarm;
 - `+2%` and `+10%`: the identical model behind `InjectedSlowdown`, a test-only wrapper that
-  busy-waits after every call for that fraction of the call's own CPU time, so each call
-  does exactly 2 % / 10 % more work whatever the machine's load does meanwhile. +10 % must
-  be flagged every time; +2 % (real, but below the threshold) never.
+  busy-waits after every call for that fraction of the call's own duration (not counting
+  time the spin spends descheduled), so each sample is exactly 2 % / 10 % longer whatever
+  the machine's load does meanwhile. +10 % must be flagged every time; +2 % (real, but
+  below the threshold) never.
 
 Modes (how BASE and candidates share the machine):
 - `interleaved` (default): one process, calls alternate BASE, A/A, +2%, +10%, BASE, ...
@@ -41,28 +42,33 @@ CANDIDATES = (("A/A", 0.0), ("+2%", 0.02), ("+10%", 0.10))
 DEFAULT_MODELS = "resnet20_cifar,vgg16_cifar_p4,mobilenet_cifar"
 
 
-class InjectedSlowdown:
-    """Test-only wrapper: every call does `fraction` more CPU work than the wrapped call.
+# A gap this long between two clock reads in the spin means the process was descheduled.
+_PREEMPTION_GAP_NS = 50_000
 
-    After the call it busy-waits (spins, so the core stays busy as real extra work would)
-    until the process has used `fraction` of the call's own CPU time again. Calibrated per
-    call and in CPU time rather than wall time, the extra work is exactly proportional, and
-    when a loaded machine deschedules the process, the spin stretches in wall time just as
-    the model's own work does (a wall-clock spin would instead absorb whole time slices).
-    Exact for one intra-op thread (the script's default), where the model's CPU time is the
-    calling thread's.
+
+class InjectedSlowdown:
+    """Test-only wrapper: every call's measured wall time grows by exactly `fraction`.
+
+    After the wrapped call (duration t, whatever the machine's load made it), it busy-waits
+    (spins, so the core stays busy as real extra work would) for `fraction * t` more. Time
+    the spin spends descheduled (a gap of more than 50 us between clock reads) does not
+    count, so a preemption during the spin does not inflate the injection: each sample is
+    the wrapped call's x (1 + fraction), and the expected ratio of medians is 1 + fraction.
     """
 
     def __init__(self, fn: Callable[[], Any], fraction: float) -> None:
         self.fn, self.fraction = fn, fraction
 
     def __call__(self) -> Any:
-        c0 = time.process_time_ns()
+        t0 = time.perf_counter_ns()
         out = self.fn()
-        c1 = time.process_time_ns()
-        target = c1 + int((c1 - c0) * self.fraction)
-        while time.process_time_ns() < target:
-            pass
+        last = time.perf_counter_ns()
+        extra, spun = int((last - t0) * self.fraction), 0
+        while spun < extra:
+            now = time.perf_counter_ns()
+            if now - last < _PREEMPTION_GAP_NS:
+                spun += now - last
+            last = now
         return out
 
 
