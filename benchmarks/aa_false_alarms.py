@@ -11,9 +11,8 @@ default threshold 5 %, alpha 0.01):
 - `A/A`: a second, separately built instance of the identical model: any regression is a
   false alarm;
 - `+2%` and `+10%`: the identical model behind `InjectedSlowdown`, a test-only wrapper that
-  busy-waits after every call for that fraction of the call's own duration (not counting
-  time the spin spends descheduled), so each sample is exactly 2 % / 10 % longer whatever
-  the machine's load does meanwhile. +10 % must be flagged every time; +2 % (real, but
+  busy-waits after every call for that fraction of the call's own duration, so each sample
+  is 2 % / 10 % longer whatever the machine's load does meanwhile. +10 % must be flagged every time; +2 % (real, but
   below the threshold) never.
 
 Modes (how BASE and candidates share the machine):
@@ -42,18 +41,14 @@ CANDIDATES = (("A/A", 0.0), ("+2%", 0.02), ("+10%", 0.10))
 DEFAULT_MODELS = "resnet20_cifar,vgg16_cifar_p4,mobilenet_cifar"
 
 
-# A gap this long between two clock reads in the spin means the process was descheduled.
-_PREEMPTION_GAP_NS = 50_000
-
-
 class InjectedSlowdown:
-    """Test-only wrapper: every call's measured wall time grows by exactly `fraction`.
+    """Test-only wrapper: every call's measured wall time grows by `fraction` of itself.
 
     After the wrapped call (duration t, whatever the machine's load made it), it busy-waits
-    (spins, so the core stays busy as real extra work would) for `fraction * t` more. Time
-    the spin spends descheduled (a gap of more than 50 us between clock reads) does not
-    count, so a preemption during the spin does not inflate the injection: each sample is
-    the wrapped call's x (1 + fraction), and the expected ratio of medians is 1 + fraction.
+    (spins, so the core stays busy as real extra work would) until t * (1 + fraction) has
+    passed since the call began. Each sample is thus the wrapped call's x (1 + fraction),
+    except when the process is descheduled across the deadline, which a real slowdown would
+    suffer just the same (its calls are longer, so they are preempted a little more often).
     """
 
     def __init__(self, fn: Callable[[], Any], fraction: float) -> None:
@@ -62,13 +57,9 @@ class InjectedSlowdown:
     def __call__(self) -> Any:
         t0 = time.perf_counter_ns()
         out = self.fn()
-        last = time.perf_counter_ns()
-        extra, spun = int((last - t0) * self.fraction), 0
-        while spun < extra:
-            now = time.perf_counter_ns()
-            if now - last < _PREEMPTION_GAP_NS:
-                spun += now - last
-            last = now
+        deadline = t0 + int((time.perf_counter_ns() - t0) * (1.0 + self.fraction))
+        while time.perf_counter_ns() < deadline:
+            pass
         return out
 
 

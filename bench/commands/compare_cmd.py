@@ -180,6 +180,7 @@ def text_report(comparison) -> str:
 def json_report(comparison) -> dict[str, Any]:
     """The full report as a JSON-friendly dict."""
     def side(s) -> dict[str, Any]:
+        """One side's provenance."""
         return {"label": s.label, "run_ids": s.run_ids, "target": s.target, "git_commit": s.git_commit,
                 "created_at": s.created_at, "fingerprint": s.fingerprint}
 
