@@ -10,7 +10,7 @@ default threshold 5 %, alpha 0.01):
 
 - `A/A`: a second, separately built instance of the identical model: any regression is a
   false alarm;
-- `+2%` and `+10%`: the identical model behind `InjectedSlowdown`, a test-only wrapper that
+- `+2%` and `+10%`: the identical model (own instance) behind `InjectedSlowdown`, a wrapper that
   busy-waits after every call for that fraction of the call's own duration, so each sample
   is 2 % / 10 % longer whatever the machine's load does meanwhile. +10 % must be flagged every time; +2 % (real, but
   below the threshold) never.
@@ -117,18 +117,18 @@ def in_process_trial(trial: int, model: str, args: argparse.Namespace) -> list[J
     from devices.registry import get_device
 
     device = get_device("cpu")
-    base = _prepare(device, model, args.threads)
-    same = _prepare(device, model, args.threads)  # separately built: identical code, another instance
-    fns = [base.run, same.run] + [InjectedSlowdown(base.run, f) for _, f in CANDIDATES[1:]]
+    # Every side gets its own instance (built from identical code): a wrapper around BASE's
+    # instance would find BASE's weights hot in cache and make the position in the rotation matter.
+    fns = [_prepare(device, model, args.threads).run for _ in range(1 + len(CANDIDATES))]
+    fns = fns[:2] + [InjectedSlowdown(fn, f) for fn, (_, f) in zip(fns[2:], CANDIDATES[1:])]
     timing = _timing(args)
+    shift = trial % len(fns)
+    order = list(range(len(fns)))[shift:] + list(range(len(fns)))[:shift]  # who goes first rotates per trial
     if args.mode == "interleaved":
-        samples = [m.samples_ms for m in measure_interleaved(fns, **timing)]
+        by_index = dict(zip(order, (m.samples_ms for m in measure_interleaved([fns[i] for i in order], **timing))))
     else:
-        order = list(range(len(fns)))
-        shift = trial % len(order)
-        order = order[shift:] + order[:shift]  # who goes first rotates, so order effects do not pile up
         by_index = {i: measure(fns[i], **timing).samples_ms for i in order}
-        samples = [by_index[i] for i in range(len(fns))]
+    samples = [by_index[i] for i in range(len(fns))]
     return [_judge(trial, model, args.threads, samples[0], samples[1 + i], label, frac, args.threshold)
             for i, (label, frac) in enumerate(CANDIDATES)]
 
