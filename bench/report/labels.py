@@ -2,11 +2,14 @@
 
 For each label, in priority order, candidate positions are tried on rings of growing radius
 around its point (24 directions per ring). A candidate is scored by how much its text box
-overlaps labels already placed and the markers of every point, and whether it leaves the
-axes; the first candidate with no overlap wins, otherwise the least-bad one (for a required
-label) or none (an optional label is left out, and the caller says so on the chart). Labels
-placed away from their point get a thin leader line. Positions are computed in display pixels, so the
-caller must fix the figure size, axes limits and layout before calling `place_labels`.
+overlaps labels already placed (heavily), markers, lines and leaders (lightly), whether it
+leaves the axes or its leader crosses another label (heavily), plus its distance from the
+point; the lowest score wins. A required label always gets its best spot; an optional one only
+a spot that overlaps no text, stays inside the axes and covers little of markers and lines,
+else it is left out (and the caller says so on the chart). Optional labels of points drawn on
+top of each other are merged into one stacked label first. Labels placed away from their point
+get a thin leader line. Positions are computed in display pixels, so the caller must fix the
+figure size, axes limits and layout before calling `place_labels`.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ DIRECTIONS = 24
 LEADER_MIN_PT = 10  # labels further than this from their point get a leader line
 MARKER_HALF_PT = 4.0  # half-size of the square kept clear around every marker
 PAD_PX = 2.5
+COINCIDENT_PT = 3.0  # optional labels of points closer than this are merged into one
+DISTANCE_WEIGHT = 1.5  # px^2 of overlap one pixel of label distance is worth
 OPTIONAL_OBSTACLE_FRACTION = 0.15  # an optional label may cover markers/lines by at most this share of its area
 LINE_HALF_PX = 2.0  # half-thickness of the strip kept clear along lines (fronts, error bars)
 
@@ -120,9 +125,30 @@ def _as_array(boxes: list[Box]) -> np.ndarray:
     return np.asarray(boxes, dtype=float).reshape(-1, 4)
 
 
+def merge_coincident(specs: list[LabelSpec], points: list[tuple[float, float]], within_px: float) \
+        -> tuple[list[LabelSpec], list[tuple[float, float]]]:
+    """Optional labels of points drawn on top of each other become one stacked label.
+
+    Two separate labels for one visible dot cannot say which is which, and they compete for the
+    same free spots; "a\nb" next to the dot is both clearer and easier to place.
+    """
+    merged: list[LabelSpec] = []
+    merged_points: list[tuple[float, float]] = []
+    for spec, point in zip(specs, points):
+        for j, (other, at) in enumerate(zip(merged, merged_points)):
+            if not spec.required and not other.required and math.dist(point, at) <= within_px:
+                merged[j] = LabelSpec(other.x, other.y, f"{other.text}\n{spec.text}", other.color, other.bold,
+                                      other.fontsize, required=False)
+                break
+        else:
+            merged.append(spec)
+            merged_points.append(point)
+    return merged, merged_points
+
+
 @dataclass
 class Placement:
-    """The labels drawn and how many optional ones were left out for lack of room."""
+    """The labels drawn and how many points' optional labels were left out for lack of room."""
 
     annotations: list[Annotation]
     omitted: int = 0
@@ -131,7 +157,8 @@ class Placement:
 def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float], list[float]]] = ()) -> Placement:
     """Annotate every spec without overlapping text where possible.
 
-    `specs` are placed in the order given, so put the most important labels first. `lines` are
+    Required labels are placed first, then optional ones, each group in the order given (put the
+    most important first). `lines` are
     polylines in data coordinates (front steps, error bars) that labels should not cover.
     Leader lines are kept from crossing labels already placed, and later labels avoid them.
     A required label is always drawn (at its least-bad spot); an optional one only where it
@@ -148,12 +175,16 @@ def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float]
     obstacles: list[Box] = [(px - half, py - half, px + half, py + half) for px, py in points]
     for xs, ys in lines:
         obstacles.extend(line_obstacles(ax, list(xs), list(ys)))
+    order = sorted(range(len(specs)), key=lambda i: not specs[i].required)  # stable: required ones first
+    specs, points = merge_coincident([specs[i] for i in order], [points[i] for i in order],
+                                     COINCIDENT_PT * px_per_pt)
     placed: list[Box] = []
+    leaders: list[Box] = []  # strips along leader lines drawn so far: avoided, but text may touch them
     result = Placement([])
     for spec, point in zip(specs, points):
         size = _text_size(ax, spec, renderer)
-        placed_arr, obstacle_arr = _as_array(placed), _as_array(obstacles)
-        best = None
+        placed_arr, obstacle_arr, leader_arr = _as_array(placed), _as_array(obstacles), _as_array(leaders)
+        best, best_ok = None, None  # best overall / best acceptable for an optional label
         for radius_pt in RADII_PT:
             radius = radius_pt * px_per_pt
             for k in range(DIRECTIONS):
@@ -162,27 +193,30 @@ def place_labels(ax: Axes, specs: list[LabelSpec], lines: list[tuple[list[float]
                 ha, va = _alignment(dx, dy)
                 box = _box_at((point[0] + radius * dx, point[1] + radius * dy), size, ha, va)
                 hard = _overlap_area(box, placed_arr) * 10 + _outside(box, frame) * 50
+                if radius_pt >= LEADER_MIN_PT:  # a leader through another label reads as pointing at it
+                    hard += _points_inside(_leader_samples(point, box), placed_arr) * 40.0
                 soft = _overlap_area(box, obstacle_arr)
-                if hard == 0 and soft == 0 and radius_pt >= LEADER_MIN_PT:
-                    # a leader through another label reads as pointing at it
-                    hard = _points_inside(_leader_samples(point, box), placed_arr) * 40.0
-                score = (hard + soft, radius)  # among equally clear spots the nearest wins
+                # covering a thin leader is a small fault; distance is the tie-breaker between clear spots
+                score = hard + soft + _overlap_area(box, leader_arr) * 0.5 + radius * DISTANCE_WEIGHT
+                candidate = (score, box, radius * dx, radius * dy, ha, va, radius_pt)
                 if best is None or score < best[0]:
-                    best = (score, hard, soft, box, radius * dx, radius * dy, ha, va, radius_pt)
-            if best is not None and best[0][0] == 0:
-                break
-        _, hard, soft, box, ox, oy, ha, va, radius_pt = best
-        area = (box[2] - box[0]) * (box[3] - box[1])
-        if not spec.required and (hard > 0 or soft > OPTIONAL_OBSTACLE_FRACTION * area):
-            result.omitted += 1
-            continue
+                    best = candidate
+                area = (box[2] - box[0]) * (box[3] - box[1])
+                if hard == 0 and soft <= OPTIONAL_OBSTACLE_FRACTION * area and (best_ok is None or score < best_ok[0]):
+                    best_ok = candidate
+        if not spec.required:
+            if best_ok is None:
+                result.omitted += spec.text.count("\n") + 1  # a merged label stands for several points
+                continue
+            best = best_ok
+        _, box, ox, oy, ha, va, radius_pt = best
         placed.append(box)
         arrow = None
         if radius_pt >= LEADER_MIN_PT:
             arrow = dict(arrowstyle="-", color=spec.color, lw=0.5, alpha=0.7, shrinkA=0, shrinkB=2)
             samples = _leader_samples(point, box)
-            obstacles.extend((x - LINE_HALF_PX, y - LINE_HALF_PX, x + LINE_HALF_PX, y + LINE_HALF_PX)
-                             for x, y in samples[::2])
+            leaders.extend((x - LINE_HALF_PX, y - LINE_HALF_PX, x + LINE_HALF_PX, y + LINE_HALF_PX)
+                           for x, y in samples[::2])
         result.annotations.append(ax.annotate(
             spec.text, xy=(spec.x, spec.y), xytext=(ox / px_per_pt, oy / px_per_pt), textcoords="offset points",
             ha=ha, va=va, fontsize=spec.fontsize, color=spec.color, fontweight="bold" if spec.bold else "normal",
