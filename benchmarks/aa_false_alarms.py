@@ -10,10 +10,11 @@ default threshold 5 %, alpha 0.01):
 
 - `A/A`: a second, separately built instance of the identical model: any regression is a
   false alarm;
-- `+2%` and `+10%`: the identical model (own instance) behind `InjectedSlowdown`, a wrapper that
-  busy-waits after every call for that fraction of the call's own duration, so each sample
-  is 2 % / 10 % longer whatever the machine's load does meanwhile. +10 % must be flagged every time; +2 % (real, but
-  below the threshold) never.
+- `+2%` and `+10%`: the identical model (its own instance) behind `InjectedSlowdown`, a
+  test-only wrapper that busy-waits after every call until the process has spent that
+  fraction of the call's own CPU time again: 2 % / 10 % more work per call, which a loaded
+  machine stretches just as it stretches the model's own work. +10 % must be flagged every
+  time; +2 % (real, but below the threshold) never.
 
 Modes (how BASE and candidates share the machine):
 - `interleaved` (default): one process, calls alternate BASE, A/A, +2%, +10%, BASE, ...
@@ -42,23 +43,27 @@ DEFAULT_MODELS = "resnet20_cifar,vgg16_cifar_p4,mobilenet_cifar"
 
 
 class InjectedSlowdown:
-    """Test-only wrapper: every call's measured wall time grows by `fraction` of itself.
+    """Test-only wrapper: every call does `fraction` more CPU work than the wrapped call did.
 
-    After the wrapped call (duration t, whatever the machine's load made it), it busy-waits
-    (spins, so the core stays busy as real extra work would) until t * (1 + fraction) has
-    passed since the call began. Each sample is thus the wrapped call's x (1 + fraction),
-    except when the process is descheduled across the deadline, which a real slowdown would
-    suffer just the same (its calls are longer, so they are preempted a little more often).
+    After the wrapped call it busy-waits (spins, so the core stays busy as real extra work
+    would) until the process has used `fraction` of the call's own CPU time again. Extra
+    work, not extra wall time: on a loaded machine a call's wall time is mostly waiting for
+    a core, and spinning for a fraction of it would inject several times `fraction` of
+    work (measured on a 2-core machine at load 8: a "+2 %" wall-time spin came out as
+    +10..+38 %). Extra CPU work is stretched by the load exactly as the model's own work
+    is. Exact for one intra-op thread (the script's default), where the model's CPU time
+    is the calling thread's.
     """
 
     def __init__(self, fn: Callable[[], Any], fraction: float) -> None:
         self.fn, self.fraction = fn, fraction
 
     def __call__(self) -> Any:
-        t0 = time.perf_counter_ns()
+        c0 = time.process_time_ns()
         out = self.fn()
-        deadline = t0 + int((time.perf_counter_ns() - t0) * (1.0 + self.fraction))
-        while time.perf_counter_ns() < deadline:
+        c1 = time.process_time_ns()
+        target = c1 + int((c1 - c0) * self.fraction)
+        while time.process_time_ns() < target:
             pass
         return out
 
