@@ -1,7 +1,9 @@
 """Matplotlib (Agg) charts of one slice: accuracy vs latency, accuracy vs MACs, latency vs MACs.
 
-Styling shared by all three: one colour per family (stable across the charts of a slice),
-log x axis with 1-2-5 ticks, every point labelled through `bench.report.labels`, the legend
+Styling shared by all three: one colour per family (stable across the charts of a slice), log
+axes with plain-number ticks, labels placed without overlaps by `bench.report.labels` (on the
+accuracy charts front labels are required and the rest give way only when points crowd, which
+the footer then says; on the scatter the called-out variants are required), the legend
 outside the axes on the right, and a footer naming machine, versions and date.
 """
 from __future__ import annotations
@@ -11,19 +13,19 @@ import textwrap
 from dataclasses import dataclass, field
 
 import matplotlib
+import pandas as pd
+from matplotlib.axes import Axes
+# Figures are built on the Agg canvas directly, without pyplot: rendering is headless and leaves
+# no global figure state behind, whatever backend the process has selected.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.text import Annotation
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-matplotlib.use("Agg")  # reports are rendered headless; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.text import Annotation  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
-
-from bench.report.fronts import RankComparison, rank_comparison  # noqa: E402
-from bench.report.labels import LabelSpec, place_labels  # noqa: E402
-from bench.report.provenance import Provenance  # noqa: E402
+from bench.report.fronts import RankComparison, rank_comparison
+from bench.report.labels import LabelSpec, place_labels
+from bench.report.provenance import Provenance
 
 FIGSIZE = (11.0, 7.0)
 CROWDED_POINTS = 30  # above this many points the canvas grows (up to 1.6x per side)
@@ -54,9 +56,9 @@ def family_colors(families: list[str]) -> dict[str, tuple]:
     """
     counts = pd.Series(families).value_counts()
     names = sorted(counts.index, key=lambda f: (-counts[f], f))
-    palette = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7]  # tab10 without its grey
+    palette = [c for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]  # tab10 without its grey
     if len(names) > len(palette):
-        palette = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15)]
+        palette = [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]
     return {name: (*palette[i % len(palette)], 1.0) for i, name in enumerate(names)}
 
 
@@ -83,7 +85,7 @@ def _linear_limits(values: pd.Series, pad_frac: float = 0.08) -> tuple[float, fl
     return low - span * pad_frac, high + span * pad_frac
 
 
-def _new_figure(n_points: int = 0) -> tuple[Figure, plt.Axes]:
+def _new_figure(n_points: int = 0) -> tuple[Figure, Axes]:
     """A figure with one axes; charts with many points get a larger canvas so labels fit."""
     scale = min(1.6, max(1.0, math.sqrt(n_points / CROWDED_POINTS)))
     fig = Figure(figsize=(FIGSIZE[0] * scale, FIGSIZE[1] * scale), dpi=DPI)
