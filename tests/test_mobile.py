@@ -108,6 +108,7 @@ def test_mobile_refuses_what_it_cannot_export():
 
 
 @has_executorch
+@pytest.mark.slow  # loads the executorch runtime (several seconds)
 def test_mobile_fingerprint_says_where_it_ran():
     fp = MobileDevice().fingerprint()
     assert fp["runtime"] == "executorch python runtime on host" and fp["executorch"]
