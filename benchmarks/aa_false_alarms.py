@@ -16,6 +16,10 @@ default threshold 5 %, alpha 0.01):
   machine stretches just as it stretches the model's own work. +10 % must be flagged every
   time; +2 % (real, but below the threshold) never.
 
+Two more rows per trial need no extra measurement: `x1.02` and `x1.10` are the A/A
+instance's own samples multiplied by 1.02 / 1.10, i.e. a slowdown of exactly that size on
+the real noise of this machine (same expectations: +10 % flagged, +2 % not).
+
 Modes (how BASE and candidates share the machine):
 - `interleaved` (default): one process, calls alternate BASE, A/A, +2%, +10%, BASE, ...
   (`bench.timing.measure_interleaved`), the protocol `bench claim` uses;
@@ -134,8 +138,12 @@ def in_process_trial(trial: int, model: str, args: argparse.Namespace) -> list[J
     else:
         by_index = {i: measure(fns[i], **timing).samples_ms for i in order}
     samples = [by_index[i] for i in range(len(fns))]
-    return [_judge(trial, model, args.threads, samples[0], samples[1 + i], label, frac, args.threshold)
-            for i, (label, frac) in enumerate(CANDIDATES)]
+    judged = [_judge(trial, model, args.threads, samples[0], samples[1 + i], label, frac, args.threshold)
+              for i, (label, frac) in enumerate(CANDIDATES)]
+    # The A/A instance's own samples scaled by 1 + f: a slowdown of exactly f on this machine's real
+    # noise, without the question of how a loaded scheduler stretches injected work.
+    return judged + [_judge(trial, model, args.threads, samples[0], [x * (1 + f) for x in samples[1]],
+                            f"x{1 + f:.2f}", f, args.threshold) for _, f in CANDIDATES[1:]]
 
 
 def processes_trial(trial: int, models: str, args: argparse.Namespace) -> list[Judgement]:
@@ -170,10 +178,10 @@ def summarize(judgements: list[Judgement]) -> dict[str, dict[str, int]]:
 
 
 def passed(summary: dict[str, dict[str, int]]) -> bool:
-    """No A/A or +2 % flag, every +10 % flagged."""
-    ok = summary.get("A/A", {}).get("flagged", 0) == 0 and summary.get("+2%", {}).get("flagged", 0) == 0
-    ten = summary.get("+10%")
-    return ok and (ten is None or ten["flagged"] == ten["comparisons"])
+    """No A/A or +2 % flag, every +10 % flagged (injected and scaled alike)."""
+    quiet = all(summary.get(k, {}).get("flagged", 0) == 0 for k in ("A/A", "+2%", "x1.02"))
+    caught = all(summary[k]["flagged"] == summary[k]["comparisons"] for k in ("+10%", "x1.10") if k in summary)
+    return quiet and caught
 
 
 def _line(j: Judgement) -> str:
