@@ -66,6 +66,8 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# Runs are ordered by created_at (seconds) and then by rowid (insertion order): run ids carry
+# a random suffix, so they do not order two runs started within the same second.
 def new_run_id() -> str:
     """Sortable, globally unique run id: UTC timestamp plus a random suffix."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
@@ -229,7 +231,7 @@ class ResultStore:
         """Newest run of `target` on `machine` with exactly these settings (what --resume continues)."""
         want = json.loads(json.dumps(settings, sort_keys=True, default=str))
         rows = self.conn.execute("SELECT run_id, settings, fingerprint FROM runs WHERE target=? "
-                                 "ORDER BY created_at DESC, run_id DESC", (target,)).fetchall()
+                                 "ORDER BY created_at DESC, rowid DESC", (target,)).fetchall()
         for run_id, s, fp in rows:
             if json.loads(s) == want and machine_label(target, json.loads(fp)) == machine:
                 return run_id
@@ -262,7 +264,8 @@ class ResultStore:
         """Runs as a DataFrame with `machine`, `results` (row count) and parsed fingerprint/settings."""
         df = pd.read_sql_query(
             f"SELECT {', '.join('runs.' + c for c in RUN_COLUMNS)}, COUNT(r.result_id) AS results FROM runs "
-            "LEFT JOIN results r ON r.run_id = runs.run_id GROUP BY runs.run_id ORDER BY runs.created_at", self.conn)
+            "LEFT JOIN results r ON r.run_id = runs.run_id GROUP BY runs.run_id "
+            "ORDER BY runs.created_at, runs.rowid", self.conn)
         df["fingerprint"] = df["fingerprint"].map(json.loads)
         df["settings"] = df["settings"].map(json.loads)
         df["machine"] = [machine_label(t, fp) for t, fp in zip(df["target"], df["fingerprint"])]
@@ -272,7 +275,7 @@ class ResultStore:
     def export_json(self, path: str | Path, run_ids: Iterable[str] | None = None) -> dict[str, int]:
         """Write runs (all, or `run_ids`) with their results and samples to a JSON file."""
         ids = list(run_ids) if run_ids is not None else [r[0] for r in self.conn.execute(
-            "SELECT run_id FROM runs ORDER BY created_at, run_id")]
+            "SELECT run_id FROM runs ORDER BY created_at, rowid")]
         runs, n_results = [], 0
         for rid in ids:
             info = self.run_info(rid)

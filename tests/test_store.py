@@ -43,6 +43,16 @@ def test_round_trip(tmp_path):
         assert runs.fingerprint.iloc[0]["cpu_model"] == "Test CPU 9000"
 
 
+def test_runs_started_in_the_same_second_keep_insertion_order(tmp_path):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        ids = [store.start_run("cpu", FP, {}, run_id=f"{c}-run", created_at="2026-01-01T00:00:00+00:00")
+               for c in "zay"]  # ids deliberately not in alphabetical order
+        assert list(store.runs_frame().run_id) == ids
+        store.export_json(tmp_path / "x.json")
+        assert [r["run_id"] for r in json.loads((tmp_path / "x.json").read_text())["runs"]] == ids
+        assert store.latest_matching_run("cpu", {}, "Test CPU 9000 (x86_64)") == "y-run"
+
+
 def test_wal_mode_and_results_persist_across_connections(tmp_path):
     path = tmp_path / "r.sqlite"
     with ResultStore(path) as store:
