@@ -1,42 +1,50 @@
 """`bench regress`: gate latency against a baseline git revision on one (shared) machine.
 
 Comparing today's run with a run stored last week mixes the code change with everything
-else that changed on a shared CI runner (neighbours, clock, thermal state). Instead both
-revisions are measured now, in alternating processes:
+else that changed on a shared CI runner (neighbours, clock, thermal state). Even two
+`bench run` processes started one after the other see different machines: on a loaded
+2-core box, identical code measured in back-to-back processes differed by -61 % .. +144 %
+(`benchmarks/aa_false_alarms.py --mode processes`). So both revisions are measured at the
+same time, in alternating short bursts:
 
 1. REF is checked out with `git worktree add --detach` into a temporary directory (the
    working tree is never touched; uncommitted changes in it are what NEW measures).
-2. For each round, one `bench run` process per revision runs the selected models, each
-   appending a run to its own SQLite file. The order alternates (BASE NEW, NEW BASE, ...)
-   so slow drift and "second process is warmer" effects hit both sides alike, and each
-   revision gets fresh processes (memory layout, allocator state) every round.
-3. The rounds of each revision are pooled per cell and compared with `bench.compare`
-   (ratio of medians, bootstrap CI, Mann-Whitney U, threshold); per-round ratios are kept
+2. Each round starts one worker process per revision (`bench/regress_worker.py`, run in
+   that revision's tree so that `zoo`, `devices` and `bench` are the revision's code).
+   For every cell both workers build and prepare the model, warm up in alternation, then
+   take bursts of calls (about `burst_ms` each) in ABBA order until the time cap. Load
+   changes on the scale of a burst or longer hit both revisions alike.
+3. Every round is stored as one run per revision in `OUT/base.sqlite` / `OUT/new.sqlite`
+   (samples, stats, fingerprints as each revision reports them); fresh processes per round
+   average over allocator and memory-layout luck.
+4. The rounds of each revision are pooled per cell and compared with `bench.compare`
+   (ratio of medians, bootstrap CI, Mann-Whitney U, threshold); per-round changes are kept
    as evidence of consistency.
-4. The worktree is removed, also on failure or Ctrl-C.
-
-Each revision runs its own code through the same Python interpreter: the process starts in
-that revision's tree with the tree first on PYTHONPATH, so `import zoo, bench, devices`
-resolve there (an editable install of the current tree comes later on the import path).
+5. Workers stop and the worktree is removed, also on failure or Ctrl-C.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from statistics import median
+from typing import IO, Any, Callable, Iterator, Protocol, Sequence
 
 from bench.compare import Comparison, RunData, Thresholds, all_runs_in_store, compare_runs, pool_runs
 from bench.errors import BenchError
 from bench.fingerprint import REPO_ROOT
 
 BASE, NEW = "base", "new"
+WORKER_PATH = Path(__file__).resolve().with_name("regress_worker.py")
+# Runs the worker file of *this* tree by path; the revision's tree is first on sys.path ('' = cwd).
+_WORKER_BOOT = "import runpy; runpy.run_path({path!r}, run_name='__zoobench_regress_worker__')"
 
 
 @dataclass(frozen=True)
@@ -50,31 +58,76 @@ class Revision:
 
 
 @dataclass(frozen=True)
+class RegressCell:
+    """One grid point measured on both revisions."""
+
+    model: str
+    batch: int = 1
+    threads: int | None = None
+    dtype: str = "fp32"
+    layout: str = "nchw"
+    impl: str | None = None
+    compile: bool = False
+
+    def request(self) -> dict[str, Any]:
+        """The worker's prepare request."""
+        return {"cmd": "prepare", "model": self.model, "batch": self.batch, "dtype": self.dtype,
+                "layout": self.layout, "impl": self.impl, "threads": self.threads, "compile": self.compile}
+
+    def store_cell(self, threads: int | None) -> dict[str, Any]:
+        """The cell as the result store keys it."""
+        return {"model": self.model, "batch": self.batch, "dtype": self.dtype, "layout": self.layout,
+                "impl": self.impl, "threads": threads, "compile": self.compile}
+
+
+@dataclass(frozen=True)
 class RegressSettings:
-    """What each `bench run` process measures (passed through to both revisions alike)."""
+    """What both revisions measure, and how long."""
 
-    models: str = "default"
+    models: tuple[str, ...] = ("resnet20_cifar",)
     device: str = "cpu"
-    rounds: int = 5
-    batch: str | None = None
-    threads: str | None = None
-    max_time_s: float = 2.0
-    warmup_max_time_s: float = 2.0
-    min_samples: int | None = None
-    extra_args: tuple[str, ...] = ()
+    rounds: int = 3
+    batches: tuple[int, ...] = (1,)
+    threads: int | None = None
+    max_time_s: float = 4.0  # sampling per cell per round, both revisions together
+    warmup_max_time_s: float = 2.0  # per cell per round, both together
+    warmup_cap: int = 50  # warm-up calls per revision at most
+    burst_ms: float = 20.0  # calls per turn ~ this long, so turns alternate many times a second
+    min_samples: int = 20  # per revision per cell per round, whatever the time cap
 
-    def run_argv(self, db: Path) -> list[str]:
-        """`bench run` arguments (after the program name) writing into `db`."""
-        argv = ["run", "--device", self.device, "--models", self.models, "--db", str(db), "--no-progress",
-                "--format", "csv", "--max-time", f"{self.max_time_s:g}", "--warmup-max-time",
-                f"{self.warmup_max_time_s:g}"]
-        if self.batch:
-            argv += ["--batch", self.batch]
-        if self.threads:
-            argv += ["--threads", self.threads]
-        if self.min_samples is not None:
-            argv += ["--min-samples", str(self.min_samples)]
-        return argv + list(self.extra_args)
+    def cells(self) -> list[RegressCell]:
+        """Every (model, batch) cell, model-major."""
+        return [RegressCell(m, b, self.threads) for m in self.models for b in self.batches]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stored as each run's settings."""
+        return {"regress": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}}
+
+
+class Worker(Protocol):
+    """What the coordinator needs from a measuring process (real or fake)."""
+
+    fingerprint: dict[str, Any]
+
+    def request(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and return the reply."""
+
+    def close(self) -> None:
+        """Stop the worker."""
+
+
+Spawn = Callable[[Revision, RegressSettings], Worker]
+
+
+@dataclass
+class CellSamples:
+    """One revision's outcome for one cell in one round."""
+
+    status: str = "ok"
+    message: str = ""
+    impl: str | None = None
+    samples_ms: list[float] = field(default_factory=list)
+    warmup_ms: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -86,10 +139,6 @@ class RegressResult:
     dbs: dict[str, Path]
     revisions: dict[str, Revision]
     seconds: float
-    log: list[str] = field(default_factory=list)
-
-
-Runner = Callable[[Revision, RegressSettings, Path], None]
 
 
 # -- git ------------------------------------------------------------------------------------------
@@ -133,41 +182,153 @@ def baseline_worktree(ref: str, repo: Path = REPO_ROOT) -> Iterator[Revision]:
         _git(repo, "worktree", "prune", check=False)  # forget the entry even if removal failed half-way
 
 
-# -- running rounds ---------------------------------------------------------------------------------
+# -- worker processes -------------------------------------------------------------------------------
 
-def _pythonpath_first(root: Path) -> str:
-    rest = os.environ.get("PYTHONPATH")
-    return str(root) + (os.pathsep + rest if rest else "")
+class WorkerProcess:
+    """A `regress_worker` process running `rev`'s code; requests and replies are JSON lines."""
+
+    def __init__(self, rev: Revision, settings: RegressSettings, python: str = sys.executable) -> None:
+        self.rev = rev
+        self._stderr: IO[str] = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: it cannot fill up and block
+        rest = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": str(rev.root) + (os.pathsep + rest if rest else "")}
+        argv = [python, "-c", _WORKER_BOOT.format(path=str(WORKER_PATH)), settings.device,
+                "-" if settings.threads is None else str(settings.threads)]
+        self.proc = subprocess.Popen(argv, cwd=rev.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, text=True, bufsize=1)
+        hello = self._read()
+        if not hello.get("ready"):
+            self.close()
+            raise BenchError(f"{rev.name} ({rev.ref}) worker failed to start: {hello.get('error')}")
+        self.fingerprint: dict[str, Any] = hello["fingerprint"]
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        lines = [ln for ln in self._stderr.read().strip().splitlines() if ln.strip()]
+        return lines[-1] if lines else "(no output)"
+
+    def _read(self) -> dict[str, Any]:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line:
+            code = self.proc.wait(timeout=30)
+            raise BenchError(f"{self.rev.name} ({self.rev.ref}) worker exited with {code}: {self._stderr_tail()}")
+        return json.loads(line)
+
+    def request(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Send one request, wait for its reply."""
+        try:
+            self.proc.stdin.write(json.dumps(obj) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.proc.wait(timeout=30)
+            raise BenchError(f"{self.rev.name} ({self.rev.ref}) worker died: {self._stderr_tail()}") from None
+        return self._read()
+
+    def close(self) -> None:
+        """Ask the worker to quit; kill it if it does not."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
 
 
-def run_revision(rev: Revision, settings: RegressSettings, db: Path) -> None:
-    """One `bench run` process of `rev`'s code, appending one run to `db`; BenchError on failure."""
-    env = {**os.environ, "PYTHONPATH": _pythonpath_first(rev.root)}
-    argv = [sys.executable, "-m", "bench.cli", *settings.run_argv(db)]
-    proc = subprocess.run(argv, cwd=rev.root, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["(no output)"])[-1]
-        raise BenchError(f"`bench run` of {rev.name} ({rev.ref}) failed with exit {proc.returncode}: {last}")
+# -- one round ---------------------------------------------------------------------------------------
+
+def turn_order(turn: int) -> tuple[str, str]:
+    """ABBA: BASE first on even turns, NEW first on odd ones, so neither always goes first."""
+    return (BASE, NEW) if turn % 2 == 0 else (NEW, BASE)
 
 
-def round_order(round_index: int) -> tuple[str, str]:
-    """BASE first in even rounds, NEW first in odd ones (ABBA), so order effects cancel."""
-    return (BASE, NEW) if round_index % 2 == 0 else (NEW, BASE)
+def _warm_up(workers: dict[str, Worker], settings: RegressSettings, out: dict[str, CellSamples],
+             clock: Callable[[], float]) -> None:
+    from bench.timing import SteadyDetector
 
+    detectors = {name: SteadyDetector() for name in workers}
+    steady = {name: False for name in workers}
+    start, turn = clock(), 0
+    while not all(steady.values()) and turn < settings.warmup_cap and clock() - start < settings.warmup_max_time_s:
+        for name in turn_order(turn):
+            (ms,) = workers[name].request({"cmd": "run", "n": 1})["ms"]
+            out[name].warmup_ms.append(ms)
+            steady[name] = detectors[name].add(ms) or steady[name]
+        turn += 1
+
+
+def measure_cell(workers: dict[str, Worker], cell: RegressCell, settings: RegressSettings,
+                 clock: Callable[[], float] = time.perf_counter) -> dict[str, CellSamples]:
+    """Prepare `cell` in both workers, warm both up, then sample in alternating bursts."""
+    out = {name: CellSamples() for name in workers}
+    for name, worker in workers.items():
+        reply = worker.request(cell.request())
+        if not reply.get("ok"):
+            out[name].status, out[name].message = reply.get("status", "error"), reply.get("message", "")
+        out[name].impl = reply.get("impl")
+    if any(s.status != "ok" for s in out.values()):
+        return out
+    _warm_up(workers, settings, out, clock)
+    typical = median(out[BASE].warmup_ms[-3:] + out[NEW].warmup_ms[-3:])
+    burst = max(1, int(settings.burst_ms / max(typical, 1e-3)))
+    start, turn = clock(), 0
+    while clock() - start < settings.max_time_s or min(len(s.samples_ms) for s in out.values()) < settings.min_samples:
+        for name in turn_order(turn):
+            out[name].samples_ms.extend(workers[name].request({"cmd": "run", "n": burst})["ms"])
+        turn += 1
+    return out
+
+
+def _store_round(db: Path, fingerprint: dict[str, Any], settings: RegressSettings, rev: Revision,
+                 results: list[tuple[RegressCell, CellSamples]]) -> None:
+    from bench.stats import summarize
+    from bench.store import ResultStore
+
+    with ResultStore(db) as store:
+        run_id = store.start_run(settings.device, fingerprint, settings.to_dict(),
+                                 git_commit=fingerprint.get("git_commit") or rev.commit)
+        for cell, s in results:
+            store.add_result(run_id, cell.store_cell(fingerprint.get("threads", cell.threads)),
+                             summarize(s.samples_ms) if s.samples_ms else None, s.samples_ms,
+                             status=s.status, message=s.message, impl=s.impl, warmup_iters=len(s.warmup_ms),
+                             stop_reason="regress")
+        store.finish_run(run_id)
+
+
+def run_round(revisions: dict[str, Revision], settings: RegressSettings, dbs: dict[str, Path], spawn: Spawn,
+              log: Callable[[str], None], label: str = "") -> None:
+    """Start one worker per revision, measure every cell in alternating bursts, store one run per revision."""
+    with ExitStack() as stack:
+        workers: dict[str, Worker] = {}
+        for name in (BASE, NEW):
+            workers[name] = spawn(revisions[name], settings)
+            stack.callback(workers[name].close)
+        results: dict[str, list[tuple[RegressCell, CellSamples]]] = {BASE: [], NEW: []}
+        for cell in settings.cells():
+            measured = measure_cell(workers, cell, settings)
+            for name in (BASE, NEW):
+                results[name].append((cell, measured[name]))
+            log(f"{label}{_cell_summary(cell, measured)}")
+        for name in (BASE, NEW):
+            _store_round(dbs[name], workers[name].fingerprint, settings, revisions[name], results[name])
+
+
+def _cell_summary(cell: RegressCell, measured: dict[str, CellSamples]) -> str:
+    b, n = measured[BASE], measured[NEW]
+    what = f"{cell.model} b{cell.batch}"
+    if b.status != "ok" or n.status != "ok":
+        return f"{what}: base {b.status}, new {n.status} {b.message or n.message}".rstrip()
+    mb, mn = median(b.samples_ms), median(n.samples_ms)
+    return (f"{what}: base {mb:.4g} ms, new {mn:.4g} ms ({mn / mb - 1:+.1%}), "
+            f"{len(b.samples_ms)}+{len(n.samples_ms)} samples")
+
+
+# -- the whole regress --------------------------------------------------------------------------------
 
 def _say(message: str) -> None:
     print(f"bench regress: {message}", file=sys.stderr, flush=True)
-
-
-def run_rounds(revisions: dict[str, Revision], settings: RegressSettings, dbs: dict[str, Path],
-               runner: Runner = run_revision, log: Callable[[str], None] = _say) -> None:
-    """Alternate one process per revision per round, each appending a run to its database."""
-    for i in range(settings.rounds):
-        for name in round_order(i):
-            rev = revisions[name]
-            t0 = time.perf_counter()
-            runner(rev, settings, dbs[name])
-            log(f"round {i + 1}/{settings.rounds}: {name} ({rev.ref}) done in {time.perf_counter() - t0:.1f} s")
 
 
 def _prepare_out_dir(out_dir: Path) -> dict[str, Path]:
@@ -182,23 +343,21 @@ def _prepare_out_dir(out_dir: Path) -> dict[str, Path]:
 
 def per_round_changes(base_runs: Sequence[RunData], new_runs: Sequence[RunData]) -> dict[tuple, list[float | None]]:
     """Per cell, median(NEW round i) / median(BASE round i) for each round (None where a side lacks it)."""
-    import numpy as np
-
     out: dict[tuple, list[float | None]] = {}
     for b, n in zip(base_runs, new_runs):
         for key in dict.fromkeys([*b.cells, *n.cells]):
             cb, cn = b.cells.get(key), n.cells.get(key)
             ratio = None
             if cb and cn and cb.samples_ms and cn.samples_ms and cb.status == cn.status == "ok":
-                ratio = float(np.median(cn.samples_ms) / np.median(cb.samples_ms))
+                ratio = float(median(cn.samples_ms) / median(cb.samples_ms))
             out.setdefault(key, []).append(ratio)
     return out
 
 
 def regress(ref: str, settings: RegressSettings, out_dir: Path, thresholds: Thresholds | None = None,
-            alpha: float = 0.01, *, force: bool = False, repo: Path = REPO_ROOT, runner: Runner = run_revision,
+            alpha: float = 0.01, *, force: bool = False, repo: Path = REPO_ROOT, spawn: Spawn = WorkerProcess,
             log: Callable[[str], None] = _say) -> RegressResult:
-    """Measure REF (in a temporary worktree) and the working tree in interleaved rounds, then compare."""
+    """Measure REF (in a temporary worktree) against the working tree in interleaved bursts, then compare."""
     from bench.fingerprint import git_commit
 
     if settings.rounds < 1:
@@ -208,7 +367,8 @@ def regress(ref: str, settings: RegressSettings, out_dir: Path, thresholds: Thre
     with baseline_worktree(ref, repo) as base_rev:
         revisions = {BASE: base_rev, NEW: Revision(NEW, "working tree", repo, git_commit())}
         log(f"baseline {ref} = {base_rev.commit[:12]} checked out in {base_rev.root}")
-        run_rounds(revisions, settings, dbs, runner, log)
+        for i in range(settings.rounds):
+            run_round(revisions, settings, dbs, spawn, log, label=f"round {i + 1}/{settings.rounds}: ")
     base_runs, new_runs = all_runs_in_store(dbs[BASE]), all_runs_in_store(dbs[NEW])
     base = pool_runs(base_runs, f"{ref} ({base_rev.commit[:12]}), {len(base_runs)} round(s)")
     new = pool_runs(new_runs, f"working tree, {len(new_runs)} round(s)")

@@ -25,9 +25,10 @@ Modes (how BASE and candidates share the machine):
   (`bench.timing.measure_interleaved`), the protocol `bench claim` uses;
 - `sequential`: one `measure` pass per candidate after BASE's, like two `bench run`s back to
   back (order rotated per trial);
-- `processes`: A/A only, through `bench regress`'s own machinery: alternating `bench run`
-  processes of the same source tree for --rounds rounds, pooled, compared with
-  `bench.compare.compare_runs`. This is the end-to-end false-alarm rate of `bench regress`.
+- `processes`: A/A only, through `bench regress`'s own machinery: two worker processes of
+  the same source tree, bursts of calls alternated between them, --rounds rounds with fresh
+  processes, pooled and compared with `bench.compare.compare_runs`. This is the end-to-end
+  false-alarm rate of `bench regress`.
 
 Exit status 0 when there was no false alarm, every +10 % was flagged and no +2 % was; else 1.
 """
@@ -147,21 +148,20 @@ def in_process_trial(trial: int, model: str, args: argparse.Namespace) -> list[J
 
 
 def processes_trial(trial: int, models: str, args: argparse.Namespace) -> list[Judgement]:
-    """A/A through `bench regress`'s rounds: the same tree as BASE and NEW, pooled and compared."""
-    from bench.compare import all_runs_in_store, compare_runs, pool_runs
+    """A/A through `bench regress`'s machinery: two workers of the same tree, bursts alternated, pooled, compared."""
+    from bench.compare import Thresholds, all_runs_in_store, compare_runs, pool_runs
     from bench.fingerprint import REPO_ROOT
-    from bench.regress import BASE, NEW, RegressSettings, Revision, run_rounds
+    from bench.regress import BASE, NEW, RegressSettings, Revision, WorkerProcess, run_round
 
-    settings = RegressSettings(models=models, rounds=args.rounds, threads=str(args.threads),
+    settings = RegressSettings(models=tuple(models.split(",")), rounds=args.rounds, threads=args.threads,
                                max_time_s=args.max_time, warmup_max_time_s=args.warmup_max_time)
     revs = {BASE: Revision(BASE, "tree", REPO_ROOT), NEW: Revision(NEW, "tree", REPO_ROOT)}
     with tempfile.TemporaryDirectory(prefix="zoobench-aa-") as tmp:
         dbs = {name: Path(tmp) / f"{name}.sqlite" for name in revs}
-        run_rounds(revs, settings, dbs, log=lambda _: None)
+        for _ in range(settings.rounds):
+            run_round(revs, settings, dbs, WorkerProcess, log=lambda _: None)
         base = pool_runs(all_runs_in_store(dbs[BASE]), "A")
         new = pool_runs(all_runs_in_store(dbs[NEW]), "A'")
-    from bench.compare import Thresholds
-
     comparison = compare_runs(base, new, Thresholds(default=args.threshold))
     return [Judgement(trial, c.model, "A/A", 0.0, c.ratio - 1, c.ci_low - 1, c.ci_high - 1, c.p_value, c.verdict,
                       c.regression) for c in comparison.cells if c.ratio is not None]

@@ -13,12 +13,13 @@ import pytest
 from bench.cli import main
 from bench.errors import BenchError
 from bench.regress import (
-    BASE, NEW, RegressSettings, Revision, baseline_worktree, regress, resolve_ref, round_order, run_revision,
-    run_rounds,
+    BASE, NEW, RegressCell, RegressSettings, Revision, WorkerProcess, baseline_worktree, measure_cell, regress,
+    resolve_ref, turn_order,
 )
 from bench.store import ResultStore
 
 FP = {"cpu_model": "Test CPU", "arch": "x86_64", "torch": "2.14.1", "device": "cpu", "threads": 1}
+FAST = dict(max_time_s=0.05, warmup_max_time_s=0.05, min_samples=50, burst_ms=20.0)
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -44,49 +45,73 @@ def _worktrees(repo: Path) -> list[str]:
     return [line for line in _git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree ")]
 
 
-class FakeRunner:
-    """Stands in for `bench run`: reads the revision's SPEED file and stores synthetic samples."""
+class FakeWorker:
+    """Stands in for a worker process: latencies scaled by the revision's committed SPEED file."""
 
-    def __init__(self, fail_on: int | None = None) -> None:
-        self.calls: list[tuple[str, str]] = []
-        self.fail_on = fail_on
+    spawned: list[tuple[str, str]] = []
 
-    def __call__(self, rev: Revision, settings: RegressSettings, db: Path) -> None:
-        self.calls.append((rev.name, (rev.root / "SPEED").read_text()))
-        if self.fail_on is not None and len(self.calls) == self.fail_on:
-            raise BenchError("bench run of base failed")
-        speed = float((rev.root / "SPEED").read_text())
-        rng = np.random.default_rng(len(self.calls))
-        with ResultStore(db) as store:
-            run_id = store.start_run("cpu", dict(FP), {"grid": {}})
-            samples = list(10.0 * speed * rng.lognormal(0, 0.03, 200))
-            store.add_result(run_id, dict(model="resnet20_cifar", batch=1, dtype="fp32", layout="nchw", impl=None,
-                                          threads=1, compile=False), None, samples)
-            store.finish_run(run_id)
+    def __init__(self, rev: Revision, settings: RegressSettings, fail_on_prepare: bool = False) -> None:
+        self.speed = float((rev.root / "SPEED").read_text())
+        self.fingerprint = dict(FP)
+        self.rng = np.random.default_rng(len(FakeWorker.spawned))
+        self.fail_on_prepare = fail_on_prepare
+        self.closed = False
+        self.runs: list[int] = []
+        FakeWorker.spawned.append((rev.name, (rev.root / "SPEED").read_text()))
+
+    def request(self, obj):
+        if obj["cmd"] == "prepare":
+            if self.fail_on_prepare:
+                raise BenchError("base (HEAD) worker exited with 1: boom")
+            if obj["model"] == "missing_model":
+                return {"ok": False, "status": "error", "message": "UnknownModelError: unknown model"}
+            return {"ok": True, "impl": None}
+        self.runs.append(obj["n"])
+        return {"ms": list(2.0 * self.speed * self.rng.lognormal(0, 0.03, obj["n"]))}
+
+    def close(self):
+        self.closed = True
 
 
-def test_round_order_alternates():
-    assert [round_order(i) for i in range(3)] == [(BASE, NEW), (NEW, BASE), (BASE, NEW)]
+@pytest.fixture(autouse=True)
+def _reset_fake():
+    FakeWorker.spawned = []
 
 
-def test_run_rounds_alternates_processes_per_round(tmp_path):
-    seen = []
-    revs = {BASE: Revision(BASE, "REF", tmp_path), NEW: Revision(NEW, "tree", tmp_path)}
-    run_rounds(revs, RegressSettings(rounds=3), {BASE: tmp_path / "b", NEW: tmp_path / "n"},
-               runner=lambda rev, s, db: seen.append((rev.name, db.name)), log=lambda _: None)
-    assert seen == [(BASE, "b"), (NEW, "n"), (NEW, "n"), (BASE, "b"), (BASE, "b"), (NEW, "n")]
+def test_turn_order_alternates_abba():
+    assert [turn_order(i) for i in range(4)] == [(BASE, NEW), (NEW, BASE), (BASE, NEW), (NEW, BASE)]
+
+
+def test_measure_cell_alternates_bursts_and_reaches_min_samples(tmp_path):
+    (tmp_path / "SPEED").write_text("1.0")
+    rev = Revision(BASE, "x", tmp_path)
+    workers = {BASE: FakeWorker(rev, RegressSettings()), NEW: FakeWorker(rev, RegressSettings())}
+    out = measure_cell(workers, RegressCell("resnet20_cifar", threads=1), RegressSettings(**FAST))
+    assert all(s.status == "ok" and len(s.samples_ms) >= 50 and s.warmup_ms for s in out.values())
+    assert 8 <= workers[BASE].runs[-1] <= 11  # 20 ms bursts of ~2 ms calls
+    assert len(out[BASE].samples_ms) == len(out[NEW].samples_ms)
+
+
+def test_measure_cell_reports_a_failed_prepare_without_sampling(tmp_path):
+    (tmp_path / "SPEED").write_text("1.0")
+    rev = Revision(BASE, "x", tmp_path)
+    workers = {BASE: FakeWorker(rev, RegressSettings()), NEW: FakeWorker(rev, RegressSettings())}
+    out = measure_cell(workers, RegressCell("missing_model"), RegressSettings(**FAST))
+    assert out[BASE].status == "error" and "unknown model" in out[BASE].message
+    assert not out[NEW].samples_ms and not workers[NEW].runs
 
 
 def test_regress_measures_ref_against_working_tree_and_cleans_up(repo, tmp_path):
-    runner = FakeRunner()
     out = tmp_path / "out"
-    result = regress("HEAD", RegressSettings(rounds=2), out, repo=repo, runner=runner, log=lambda _: None)
-    # BASE saw the committed file, NEW the modified working tree
-    assert runner.calls == [(BASE, "1.0"), (NEW, "1.10"), (NEW, "1.10"), (BASE, "1.0")]
-    (cell,) = result.comparison.cells
-    assert cell.regression and cell.n_base == cell.n_new == 400
+    settings = RegressSettings(models=("resnet20_cifar", "missing_model"), rounds=2, **FAST)
+    result = regress("HEAD", settings, out, repo=repo, spawn=FakeWorker, log=lambda _: None)
+    # each round spawned fresh workers; BASE saw the committed file, NEW the modified working tree
+    assert FakeWorker.spawned == [(BASE, "1.0"), (NEW, "1.10")] * 2
+    cells = {c.model: c for c in result.comparison.cells}
+    assert cells["resnet20_cifar"].regression and cells["resnet20_cifar"].n_base >= 100
+    assert cells["missing_model"].verdict == "not comparable" and "unknown model" in cells["missing_model"].note
     assert len(result.comparison.base.run_ids) == 2 and len(result.comparison.new.run_ids) == 2
-    (changes,) = result.round_changes.values()
+    changes = result.round_changes[cells["resnet20_cifar"].key()]
     assert len(changes) == 2 and all(1.05 < c < 1.15 for c in changes)
     assert result.revisions[BASE].commit == _git(repo, "rev-parse", "HEAD")
     assert len(_worktrees(repo)) == 1 and not result.revisions[BASE].root.exists()
@@ -96,14 +121,22 @@ def test_regress_measures_ref_against_working_tree_and_cleans_up(repo, tmp_path)
 def test_regress_replaces_earlier_databases_in_out_dir(repo, tmp_path):
     out = tmp_path / "out"
     for _ in range(2):
-        result = regress("HEAD", RegressSettings(rounds=1), out, repo=repo, runner=FakeRunner(), log=lambda _: None)
+        result = regress("HEAD", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker,
+                         log=lambda _: None)
     assert len(result.comparison.base.run_ids) == 1  # the first regress's runs were not pooled in
 
 
-def test_worktree_removed_when_a_round_fails(repo, tmp_path):
-    with pytest.raises(BenchError, match="bench run of base failed"):
-        regress("HEAD", RegressSettings(rounds=2), tmp_path / "out", repo=repo, runner=FakeRunner(fail_on=3),
+def test_workers_closed_and_worktree_removed_when_a_worker_fails(repo, tmp_path):
+    made = []
+
+    def spawn(rev, settings):
+        made.append(FakeWorker(rev, settings, fail_on_prepare=rev.name == NEW))
+        return made[-1]
+
+    with pytest.raises(BenchError, match="worker exited with 1: boom"):
+        regress("HEAD", RegressSettings(rounds=2, **FAST), tmp_path / "out", repo=repo, spawn=spawn,
                 log=lambda _: None)
+    assert len(made) == 2 and all(w.closed for w in made)
     assert len(_worktrees(repo)) == 1
 
 
@@ -128,22 +161,51 @@ def test_unknown_ref_and_non_git_directory(repo, tmp_path):
         resolve_ref("HEAD", plain)
 
 
-def test_each_revision_runs_its_own_code(tmp_path):
-    """run_revision imports `bench` from the revision's tree, not from the installed package."""
-    tree = tmp_path / "tree"
-    (tree / "bench").mkdir(parents=True)
-    (tree / "bench" / "__init__.py").write_text("")
-    (tree / "bench" / "cli.py").write_text(
-        "import sys, pathlib\n"
-        "db = pathlib.Path(sys.argv[sys.argv.index('--db') + 1])\n"
-        "db.write_text(' '.join(sys.argv[1:]))\n")
-    db = tmp_path / "marker.txt"
-    run_revision(Revision(BASE, "fake", tree), RegressSettings(models="resnet20_cifar", threads="1"), db)
-    argv = db.read_text()
-    assert argv.startswith("run --device cpu --models resnet20_cifar") and "--threads 1" in argv
-    (tree / "bench" / "cli.py").write_text("import sys\nprint('no such model', file=sys.stderr)\nsys.exit(2)\n")
-    with pytest.raises(BenchError, match="base \\(fake\\) failed with exit 2: no such model"):
-        run_revision(Revision(BASE, "fake", tree), RegressSettings(), db)
+def _fake_tree(tmp_path: Path, label: str, broken: bool = False) -> Path:
+    """A source tree whose `zoo`/`devices`/`bench.runner` are tiny fakes (no torch) labelled `label`."""
+    tree = tmp_path / label
+    for pkg in ("zoo", "zoo/layers", "devices", "bench"):
+        (tree / pkg).mkdir(parents=True, exist_ok=True)
+        (tree / pkg / "__init__.py").write_text("")
+    (tree / "zoo" / "registry.py").write_text("def get_model(name):\n    return name\n")
+    (tree / "zoo" / "layers" / "reparam.py").write_text(
+        "def deploy_form(model, impl=None, inplace=False):\n"
+        "    if model == 'missing':\n        raise KeyError('unknown model missing')\n    return model\n")
+    (tree / "bench" / "runner.py").write_text("def example_batch(name, batch):\n    return batch\n")
+    (tree / "devices" / "base.py").write_text("class UnsupportedCell(Exception):\n    pass\n")
+    (tree / "devices" / "registry.py").write_text(
+        ("raise ImportError('broken tree')\n" if broken else "")
+        + "class Prepared:\n    def __init__(self, run):\n        self.run = run\n"
+        "    def close(self):\n        pass\n"
+        "class Device:\n"
+        f"    def fingerprint(self, threads=None):\n        return {{'label': {label!r}, 'threads': threads}}\n"
+        "    def timer(self):\n        return lambda fn: fn()\n"
+        "    def prepare(self, model, example, **kw):\n        return Prepared(lambda: float(example))\n"
+        "    def cleanup(self):\n        pass\n"
+        "    def is_oom(self, exc):\n        return False\n"
+        "def get_device(name):\n    return Device()\n")
+    return tree
+
+
+def test_worker_process_runs_the_revisions_own_code(tmp_path):
+    """The real worker, run in a fake tree: it imports that tree's modules, not the installed zoobench."""
+    tree = _fake_tree(tmp_path, "fake-rev")
+    worker = WorkerProcess(Revision(BASE, "fake", tree), RegressSettings(threads=3))
+    try:
+        assert worker.fingerprint == {"label": "fake-rev", "threads": 3}
+        assert worker.request(RegressCell("any_model", batch=7).request()) == {"ok": True, "impl": None}
+        assert worker.request({"cmd": "run", "n": 3}) == {"ms": [7.0, 7.0, 7.0]}
+        reply = worker.request(RegressCell("missing").request())
+        assert reply["ok"] is False and reply["status"] == "error" and "unknown model missing" in reply["message"]
+    finally:
+        worker.close()
+    assert worker.proc.returncode == 0
+
+
+def test_worker_that_cannot_start_raises_one_line(tmp_path):
+    tree = _fake_tree(tmp_path, "broken", broken=True)
+    with pytest.raises(BenchError, match="base \\(fake\\) worker failed to start: ImportError: broken tree"):
+        WorkerProcess(Revision(BASE, "fake", tree), RegressSettings())
 
 
 @pytest.mark.parametrize("argv, text", [
@@ -152,6 +214,7 @@ def test_each_revision_runs_its_own_code(tmp_path):
     (["--baseline", "HEAD", "--models", "resnet9000"], "unknown model 'resnet9000'"),
     (["--baseline", "HEAD", "--device", "tpu"], "unknown device 'tpu'"),
     (["--baseline", "HEAD", "--max-time", "0"], "--max-time: 0 must be > 0"),
+    (["--baseline", "HEAD", "--threads", "1,2"], "--threads takes one integer"),
     (["--baseline", "HEAD", "--threshold", "x"], "--threshold: 'x' is not a percentage"),
 ])
 def test_cli_usage_errors_exit_2(tmp_path, capsys, argv, text):
@@ -175,6 +238,7 @@ def test_end_to_end_against_head(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["regress", "--baseline", "HEAD", "--models", "resnet20_cifar", "--rounds", "1", "--threads", "1",
                  "--max-time", "0.3", "--warmup-max-time", "0.3", "--min-samples", "5", "--out", str(out)])
+    capsys.readouterr()
     assert code in (0, 1)  # a timing verdict on a shared machine is not asserted
     doc = json.loads((out / "report.json").read_text())
     (cell,) = doc["cells"]

@@ -11,13 +11,15 @@ from bench.errors import BenchError
 
 _DESCRIPTION = """\
 Gate latency on a shared machine: check the baseline revision REF out in a temporary git
-worktree, then run `bench run` of REF and of the current working tree (uncommitted changes
-included) in alternating processes for --rounds rounds (BASE NEW, NEW BASE, ...), pool each
-revision's samples per cell and compare them as `bench compare` does. The worktree is removed
-afterwards. Raw runs and the report are written to --out (base.sqlite, new.sqlite,
-report.txt, report.json): upload that folder as the CI artifact.
+worktree, start one measuring process per revision (each running its own revision's code)
+and, for every cell, alternate short bursts of calls between them (ABBA) so that whatever
+else the machine does hits both alike. Each of --rounds rounds uses fresh processes; the
+rounds are pooled per cell and compared as `bench compare` does (ratio of medians with a
+bootstrap CI, Mann-Whitney U, threshold). The worktree is removed afterwards. Raw runs and
+the report are written to --out (base.sqlite, new.sqlite, report.txt, report.json): upload
+that folder as the CI artifact.
 
-Exit status: 0 no regression, 1 regression, 2 usage error or a failed run."""
+Exit status: 0 no regression, 1 regression, 2 usage error or a failed worker."""
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -27,20 +29,31 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--baseline", required=True, metavar="REF", help="git revision to compare against (e.g. origin/main)")
     p.add_argument("--models", default=defaults.DEFAULT_MODELS_KEYWORD,
                    help="model names or wildcards, comma-separated (default: bench run's 'default' subset)")
-    p.add_argument("--rounds", default="5", help="alternating rounds per revision (default %(default)s)")
+    p.add_argument("--rounds", default="3", help="rounds, each with fresh processes (default %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | mobile (default %(default)s)")
-    p.add_argument("--batch", default=None, help="batch sizes, comma-separated (default 1)")
-    p.add_argument("--threads", default=None, help="intra-op threads, comma-separated (default: torch's)")
-    p.add_argument("--max-time", default="2", help="sampling cap per cell per round in seconds (default %(default)s)")
-    p.add_argument("--warmup-max-time", default="2",
-                   help="warm-up cap per cell per round in seconds (default %(default)s)")
-    p.add_argument("--min-samples", default=None, help="fewest samples per cell per round (default: bench run's)")
+    p.add_argument("--batch", default="1", help="batch sizes, comma-separated (default 1)")
+    p.add_argument("--threads", default=None, help="intra-op threads (default: torch's)")
+    p.add_argument("--max-time", default="4",
+                   help="sampling time per cell per round, both revisions together, s (default %(default)s)")
+    p.add_argument("--warmup-max-time", default="2", help="warm-up cap per cell per round, s (default %(default)s)")
+    p.add_argument("--burst-ms", default="20", help="length of one revision's turn, ms (default %(default)s)")
+    p.add_argument("--min-samples", default="20",
+                   help="fewest samples per revision per cell per round (default %(default)s)")
     add_gate_arguments(p)
     p.add_argument("--force", action="store_true", help="compare even when the two revisions' fingerprints differ")
     p.add_argument("--out", default="bench-out/regress", help="folder for the raw runs and the report "
                                                              "(default %(default)s; replaced on each regress)")
     p.add_argument("--format", choices=FORMATS, default="table", help="report format on stdout (default table)")
     return p
+
+
+def _one_int(text: str, what: str) -> int:
+    from bench.grid import parse_int_list
+
+    values = parse_int_list(text, what)
+    if len(values) != 1:
+        raise BenchError(f"--{what} takes one integer")
+    return values[0]
 
 
 def _settings(args: argparse.Namespace):
@@ -50,22 +63,23 @@ def _settings(args: argparse.Namespace):
     from devices.registry import canonical_name
     from zoo.registry import UnknownModelError
 
-    canonical_name(args.device)
-    rounds = parse_int_list(args.rounds, "rounds")
-    if len(rounds) != 1:
-        raise BenchError("--rounds takes one integer")
-    for text, what in ((args.batch, "batch"), (args.threads, "threads"), (args.min_samples, "min-samples")):
-        if text is not None:
-            parse_int_list(text, what)
-    if args.models.strip() != defaults.DEFAULT_MODELS_KEYWORD:
-        try:  # fail before checking anything out; the baseline may still lack a model (reported per cell)
-            zoo.resolve_patterns(args.models)
+    device = canonical_name(args.device)
+    rounds = _one_int(args.rounds, "rounds")
+    if args.models.strip() == defaults.DEFAULT_MODELS_KEYWORD:
+        models = tuple(defaults.DEFAULT_MODELS)
+    else:
+        try:  # names are resolved in the working tree; a model the baseline lacks is reported per cell
+            models = tuple(zoo.resolve_patterns(args.models))
         except UnknownModelError as exc:
             raise BenchError(str(exc)) from None
-    return RegressSettings(models=args.models, device=args.device, rounds=rounds[0], batch=args.batch,
-                           threads=args.threads, max_time_s=parse_positive_float(args.max_time, "max-time"),
+    if not models:
+        raise BenchError("--models selects no model")
+    return RegressSettings(models=models, device=device, rounds=rounds, batches=parse_int_list(args.batch, "batch"),
+                           threads=_one_int(args.threads, "threads") if args.threads else None,
+                           max_time_s=parse_positive_float(args.max_time, "max-time"),
                            warmup_max_time_s=parse_positive_float(args.warmup_max_time, "warmup-max-time"),
-                           min_samples=int(args.min_samples) if args.min_samples else None)
+                           burst_ms=parse_positive_float(args.burst_ms, "burst-ms"),
+                           min_samples=_one_int(args.min_samples, "min-samples"))
 
 
 def round_lines(result) -> list[str]:
@@ -89,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     comparison = result.comparison
     doc = json_report(comparison)
     doc["regress"] = {"baseline": args.baseline, "baseline_commit": result.revisions["base"].commit,
-                      "rounds": settings.rounds, "models": settings.models, "seconds": round(result.seconds, 1),
+                      "rounds": settings.rounds, "models": list(settings.models), "seconds": round(result.seconds, 1),
                       "round_changes": [{"cell": list(k), "changes": v} for k, v in result.round_changes.items()]}
     text = "\n".join([text_report(comparison), *round_lines(result),
                       f"# {settings.rounds} round(s) in {result.seconds:.0f} s; raw runs in {out_dir}"])
