@@ -6,7 +6,7 @@ adds) and removes the least important groups, so the result is a physically smal
 Importance criteria: L1 / L2 filter magnitude, FPGM (distance to the geometric median), Taylor
 (|weight x gradient| of a loss) and random.
 
-Torch-Pruning takes a channel ratio, not a MACs target: `prune_to_macs` bisects the channel
+Torch-Pruning takes a channel ratio, not a MACs target: `prune_to_macs` searches the channel
 ratio (each trial prunes a fresh copy) until the MACs ratio counted by `bench.costs.count_module`
 (conv + linear, batch 1) is within tolerance of the target.
 
@@ -173,6 +173,49 @@ def _prune_copy(model: nn.Module, example: torch.Tensor, criterion: str, channel
     return m
 
 
+class _RatioSearch:
+    """Root finding for MACs(channel ratio) = target by false position (Illinois variant).
+
+    MACs fall roughly with the square of the kept channel share, so the first guess is
+    1 - sqrt(target); later guesses interpolate inside the bracket, which takes 2-4 prunings
+    where bisection takes 6-15. The bracket starts at ratio 0 (MACs ratio 1) and 1 (taken as 0).
+    """
+
+    MAX_CHANNEL_RATIO = 0.99  # Torch-Pruning needs at least one channel per layer
+
+    def __init__(self, target: float) -> None:
+        self.target = target
+        self.lo, self.f_lo = 0.0, 1.0 - target
+        self.hi, self.f_hi = 1.0, -target
+        self.side = 0
+        self.guess = 1.0 - target ** 0.5
+
+    def next_ratio(self) -> float:
+        """The channel ratio to try next."""
+        return min(self.guess, self.MAX_CHANNEL_RATIO)
+
+    def update(self, ratio: float, macs_ratio: float) -> bool:
+        """Record a trial; False when the bracket is too narrow to go on."""
+        f = macs_ratio - self.target
+        if f > 0:  # not pruned enough: the root lies above `ratio`
+            self.lo, self.f_lo = ratio, f
+            if self.side == 1:
+                self.f_hi /= 2  # Illinois: keep the stale end from pinning the interpolation
+            self.side = 1
+        else:
+            self.hi, self.f_hi = ratio, f
+            if self.side == -1:
+                self.f_lo /= 2
+            self.side = -1
+        if self.hi - self.lo < 1e-4 or self.lo >= self.MAX_CHANNEL_RATIO:
+            return False
+        guess = self.hi - self.f_hi * (self.hi - self.lo) / (self.f_hi - self.f_lo)
+        margin = 1e-3 * (self.hi - self.lo)
+        # MACs are a step function of channel counts: stay strictly inside the bracket
+        self.guess = guess if self.lo + margin < guess < self.hi - margin else (self.lo + self.hi) / 2
+        return True
+
+
 def prune_to_macs(model: nn.Module, example: torch.Tensor, criterion: str, macs_ratio: float,
                   round_to: int | None = None, scope: str = "local", tolerance: float = 0.01, max_trials: int = 18,
                   seed: int = 0) -> PruneOutcome:
@@ -181,7 +224,7 @@ def prune_to_macs(model: nn.Module, example: torch.Tensor, criterion: str, macs_
     scope="local": every prunable layer loses the same share of channels, so the widths follow
     from the ratio alone and the criterion only picks which channels go. scope="global":
     channels are ranked across layers, so the widths (and the latency) depend on the weights.
-    Bisects Torch-Pruning's channel ratio; stops at a relative error within `tolerance` or after
+    Searches Torch-Pruning's channel ratio; stops at a relative error within `tolerance` or after
     `max_trials` prunings, returning the closest model found (check `relative_error`). The
     input model is not modified. Taylor importance uses gradients on a seeded synthetic batch.
     """
@@ -196,19 +239,18 @@ def prune_to_macs(model: nn.Module, example: torch.Tensor, criterion: str, macs_
     parent_macs = count_module(model, example)["macs"]
     frozen = frozen_layers(model, example)
     grads = _loss_gradients(model, example, out_shape[-1], seed) if criterion == "taylor" else {}
-    lo, hi = 0.0, 0.99
+    search = _RatioSearch(macs_ratio)
     best: PruneOutcome | None = None
     for trial in range(1, max_trials + 1):
-        ratio = (lo + hi) / 2
+        ratio = search.next_ratio()
         pruned = _prune_copy(model, example, criterion, ratio, frozen, round_to, grads, seed, scope == "global")
         macs = count_module(pruned, example)["macs"]
         cand = PruneOutcome(pruned, macs_ratio, parent_macs, macs, ratio, trial, frozen)
         if best is None or abs(cand.relative_error) < abs(best.relative_error):
             best = cand
         best.trials = trial
-        if abs(best.relative_error) <= tolerance or hi - lo < 1e-4:
+        if abs(best.relative_error) <= tolerance or not search.update(ratio, cand.macs_ratio):
             break
-        lo, hi = (ratio, hi) if cand.macs_ratio > macs_ratio else (lo, ratio)
     assert best is not None
     with torch.no_grad():
         got = tuple(best.model(example).shape)

@@ -111,6 +111,9 @@ def save_derived(spec, model: nn.Module, force: bool) -> dict:
         path = derived.save_variant(spec, model, overwrite=force)
     except FileExistsError as exc:
         raise BenchError(str(exc)) from None
+    except OSError as exc:  # save_variant has already cleaned up
+        raise BenchError(f"could not save variant '{spec.name}' in {derived.variants_dir()}: "
+                         f"{exc.strerror or exc}") from None
     try:
         derived.register_spec(spec, replace=True)
         rebuilt = derived.get_entry(spec.name).build()
@@ -145,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     outcome = prune_to_macs(model, example_input(entry.name), args.criterion, args.macs_ratio,
                             round_to=args.round_to, scope=args.scope, seed=args.seed)
     if abs(outcome.relative_error) > MAX_RELATIVE_ERROR:
-        hint = "; try a smaller --round-to" if args.round_to else ""
+        hint = "; try a smaller --round-to" if args.round_to else "; --scope global moves in finer steps" \
+            if args.scope == "local" else ""
         raise BenchError(f"could not reach MACs ratio {args.macs_ratio} within 3 % (closest: "
                          f"{outcome.macs_ratio:.3f}){hint}; nothing saved")
     spec = DerivedSpec(name=name, parent=entry.name, kind="pruned", method=dict(
