@@ -187,12 +187,14 @@ def baseline_worktree(ref: str, repo: Path = REPO_ROOT) -> Iterator[Revision]:
 class WorkerProcess:
     """A `regress_worker` process running `rev`'s code; requests and replies are JSON lines."""
 
-    def __init__(self, rev: Revision, settings: RegressSettings, python: str = sys.executable) -> None:
+    def __init__(self, rev: Revision, settings: RegressSettings, python: str = sys.executable,
+                 boot: str | None = None) -> None:
+        """Start the worker; `boot` replaces the Python code that launches it (test harnesses wrap it)."""
         self.rev = rev
         self._stderr: IO[str] = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: it cannot fill up and block
         rest = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": str(rev.root) + (os.pathsep + rest if rest else "")}
-        argv = [python, "-c", _WORKER_BOOT.format(path=str(WORKER_PATH)), settings.device,
+        argv = [python, "-c", boot or _WORKER_BOOT.format(path=str(WORKER_PATH)), settings.device,
                 "-" if settings.threads is None else str(settings.threads)]
         self.proc = subprocess.Popen(argv, cwd=rev.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr, text=True, bufsize=1)

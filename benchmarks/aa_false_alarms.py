@@ -25,10 +25,11 @@ Modes (how BASE and candidates share the machine):
   (`bench.timing.measure_interleaved`), the protocol `bench claim` uses;
 - `sequential`: one `measure` pass per candidate after BASE's, like two `bench run`s back to
   back (order rotated per trial);
-- `processes`: A/A only, through `bench regress`'s own machinery: two worker processes of
-  the same source tree, bursts of calls alternated between them, --rounds rounds with fresh
-  processes, pooled and compared with `bench.compare.compare_runs`. This is the end-to-end
-  false-alarm rate of `bench regress`.
+- `processes`: through `bench regress`'s own machinery (`bench.regress.run_round`): a BASE
+  and a NEW worker process of the same source tree, bursts of calls alternated between them,
+  --rounds rounds with fresh processes, pooled and compared with `compare_runs`. For +2 % /
+  +10 % the NEW worker's models are wrapped in `InjectedSlowdown` (`install_injection`).
+  This is the end-to-end behaviour of `bench regress` (no x1.02 / x1.10 rows here).
 
 Exit status 0 when there was no false alarm, every +10 % was flagged and no +2 % was; else 1.
 """
@@ -71,6 +72,41 @@ class InjectedSlowdown:
         while time.process_time_ns() < target:
             pass
         return out
+
+
+def install_injection(fraction: float) -> None:
+    """In a `bench regress` worker: wrap every prepared model in InjectedSlowdown(fraction).
+
+    Patches `devices.registry.get_device` before the worker imports it; used through
+    `injected_worker_boot`, never by zoobench itself.
+    """
+    import devices.registry as registry
+
+    original = registry.get_device
+
+    def get_device(*args: Any, **kwargs: Any):
+        device = original(*args, **kwargs)
+        prepare = device.prepare
+
+        def slowed_prepare(*pargs: Any, **pkwargs: Any):
+            prepared = prepare(*pargs, **pkwargs)
+            prepared.run = InjectedSlowdown(prepared.run, fraction)
+            return prepared
+
+        device.prepare = slowed_prepare
+        return device
+
+    registry.get_device = get_device
+
+
+def injected_worker_boot(fraction: float) -> str:
+    """Launch code for a regress worker whose models are all `fraction` slower."""
+    from bench.regress import WORKER_PATH
+
+    here = str(Path(__file__).resolve().parent)
+    return (f"import sys, runpy; sys.path.append({here!r}); import aa_false_alarms as aa; "
+            f"aa.install_injection({fraction!r}); "
+            f"runpy.run_path({str(WORKER_PATH)!r}, run_name='__zoobench_regress_worker__')")
 
 
 @dataclass
@@ -148,7 +184,8 @@ def in_process_trial(trial: int, model: str, args: argparse.Namespace) -> list[J
 
 
 def processes_trial(trial: int, models: str, args: argparse.Namespace) -> list[Judgement]:
-    """A/A through `bench regress`'s machinery: two workers of the same tree, bursts alternated, pooled, compared."""
+    """`bench regress`'s machinery on the same tree: per candidate, a BASE worker and a NEW worker
+    (NEW's models wrapped in InjectedSlowdown for +2 % / +10 %), bursts alternated, pooled, compared."""
     from bench.compare import Thresholds, all_runs_in_store, compare_runs, pool_runs
     from bench.fingerprint import REPO_ROOT
     from bench.regress import BASE, NEW, RegressSettings, Revision, WorkerProcess, run_round
@@ -156,15 +193,22 @@ def processes_trial(trial: int, models: str, args: argparse.Namespace) -> list[J
     settings = RegressSettings(models=tuple(models.split(",")), rounds=args.rounds, threads=args.threads,
                                max_time_s=args.max_time, warmup_max_time_s=args.warmup_max_time)
     revs = {BASE: Revision(BASE, "tree", REPO_ROOT), NEW: Revision(NEW, "tree", REPO_ROOT)}
-    with tempfile.TemporaryDirectory(prefix="zoobench-aa-") as tmp:
-        dbs = {name: Path(tmp) / f"{name}.sqlite" for name in revs}
-        for _ in range(settings.rounds):
-            run_round(revs, settings, dbs, WorkerProcess, log=lambda _: None)
-        base = pool_runs(all_runs_in_store(dbs[BASE]), "A")
-        new = pool_runs(all_runs_in_store(dbs[NEW]), "A'")
-    comparison = compare_runs(base, new, Thresholds(default=args.threshold))
-    return [Judgement(trial, c.model, "A/A", 0.0, c.ratio - 1, c.ci_low - 1, c.ci_high - 1, c.p_value, c.verdict,
-                      c.regression) for c in comparison.cells if c.ratio is not None]
+    out = []
+    for label, fraction in CANDIDATES:
+        def spawn(rev: Revision, s: RegressSettings, fraction: float = fraction) -> WorkerProcess:
+            boot = injected_worker_boot(fraction) if rev.name == NEW and fraction else None
+            return WorkerProcess(rev, s, boot=boot)
+
+        with tempfile.TemporaryDirectory(prefix="zoobench-aa-") as tmp:
+            dbs = {name: Path(tmp) / f"{name}.sqlite" for name in revs}
+            for _ in range(settings.rounds):
+                run_round(revs, settings, dbs, spawn, log=lambda _: None)
+            base = pool_runs(all_runs_in_store(dbs[BASE]), "A")
+            new = pool_runs(all_runs_in_store(dbs[NEW]), "A'")
+        comparison = compare_runs(base, new, Thresholds(default=args.threshold))
+        out += [Judgement(trial, c.model, label, fraction, c.ratio - 1, c.ci_low - 1, c.ci_high - 1, c.p_value,
+                          c.verdict, c.regression) for c in comparison.cells if c.ratio is not None]
+    return out
 
 
 def summarize(judgements: list[Judgement]) -> dict[str, dict[str, int]]:
