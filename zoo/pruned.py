@@ -367,10 +367,11 @@ UNIFORM_IMAGENET_NOTE = {
     (101, 40): "reduction and top-1 n/f in stored sources",
 }
 _THINET_README = "Roll920/ThiNet_Code README (FLOPs there are 2 x MACs)"
+_THINET_SCOPE = "conv+linear (ThiNet's FLOPs_and_size.py, halved)"
 _THINET = {  # rate: reported
-    0.7: Reported(74.03, 4.88e9 / 2, 16.94e6, source=_THINET_README + ", ThiNet_TPAMI row"),
-    0.5: Reported(72.03, 1.71e9, 12.38e6, source="second-hand (reference table)"),
-    0.3: Reported(68.17, 1.10e9, 8.66e6, source="second-hand (reference table)"),
+    0.7: Reported(74.03, 4.88e9 / 2, 16.94e6, source=_THINET_README + ", ThiNet_TPAMI row", scope=_THINET_SCOPE),
+    0.5: Reported(72.03, 1.71e9, 12.38e6, source="second-hand (reference table)", scope="conv+linear"),
+    0.3: Reported(68.17, 1.10e9, 8.66e6, source="second-hand (reference table)", scope="conv+linear"),
 }
 
 UNREGISTERED_RESULTS = (
@@ -440,7 +441,8 @@ def _variants() -> list[PrunedVariant]:
         "vgg16_thinet", "vgg16",
         lambda **kw: torchvision.models.VGG(torchvision.models.vgg.make_layers(thinet_vgg16_cfg(), batch_norm=False),
                                             init_weights=False, **kw),
-        THINET, Reported(69.74, 9.58e9 / 2, 131.44e6, source=_THINET_README + ", ThiNet_TPAMI VGG16 row"), False,
+        THINET, Reported(69.74, 9.58e9 / 2, 131.44e6, source=_THINET_README + ", ThiNet_TPAMI VGG16 row",
+                         scope=_THINET_SCOPE), False,
         "thinet", "conv1_1 ... conv4_3 keep half their filters; conv5 and the FC layers unchanged (ThiNet-Conv)"))
     out.append(PrunedVariant(
         "vgg16_thinet_gap", "vgg16", lambda **kw: VGGGlobalPool(thinet_vgg16_cfg(), **kw), THINET,
@@ -454,7 +456,8 @@ def _variants() -> list[PrunedVariant]:
 def _register() -> None:
     dense_v1 = ModelMeta(
         family="resnet", paper=RESNET, **IMAGENET,
-        reported=Reported(75.30, 7.72e9 / 2, 25.56e6, source=_THINET_README + ", original ResNet50 row"),
+        reported=Reported(75.30, 7.72e9 / 2, 25.56e6, source=_THINET_README + ", original ResNet50 row",
+                          scope=_THINET_SCOPE),
         tags=("imagenet", "dense_parent"),
         notes="ResNet-50 v1 (Caffe/original layout: stride 2 on the first 1x1 of a stage); ThiNet's dense parent")
     register_variant("resnet50_v1", _slim_builder(dense_resnet_config(50, stride_in_1x1=True)), dense_v1)
