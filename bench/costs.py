@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -85,29 +85,29 @@ def _in_numel(inputs, outputs) -> int:
 _ACTIVATION_LAYERS = (nn.Conv2d, nn.Linear, HetConv2d)
 
 
-def _layer_outputs(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, tuple[int, int]], int]:
-    """One forward pass with hooks: output H, W of every HetConv2d by module name, and the
-    total output elements of conv / linear / HetConv layers (the activation count)."""
-    sizes: dict[str, tuple[int, int]] = {}
-    total = [0]
-    hooks = []
-    for name, mod in model.named_modules():
-        if not isinstance(mod, _ACTIVATION_LAYERS):
-            continue
+class _LayerOutputRecorder:
+    """Forward hooks that record, during the one forward pass fvcore traces, the output H, W of
+    every HetConv2d (by module name) and the output elements of conv / linear / HetConv layers
+    (the activation count)."""
 
+    def __init__(self, model: nn.Module) -> None:
+        self.sizes: dict[str, tuple[int, int]] = {}
+        self.activations = 0
+        self._hooks = [mod.register_forward_hook(self._hook(name))
+                       for name, mod in model.named_modules() if isinstance(mod, _ACTIVATION_LAYERS)]
+
+    def _hook(self, name: str):
         # HetConv2d runs functional convs, so its output is counted once however many it runs
-        def hook(m, _i, out, name=name):
-            if isinstance(m, HetConv2d):
-                sizes[name] = (int(out.shape[-2]), int(out.shape[-1]))
-            total[0] += out.numel()
-        hooks.append(mod.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        for h in hooks:
+        def hook(mod, _inputs, out) -> None:
+            if isinstance(mod, HetConv2d):
+                self.sizes[name] = (int(out.shape[-2]), int(out.shape[-1]))
+            self.activations += int(out.numel())
+        return hook
+
+    def remove(self) -> None:
+        """Detach the hooks."""
+        for h in self._hooks:
             h.remove()
-    return sizes, total[0]
 
 
 def count_module(model: nn.Module, example: torch.Tensor) -> dict[str, Any]:
@@ -118,6 +118,7 @@ def count_module(model: nn.Module, example: torch.Tensor) -> dict[str, Any]:
     from fvcore.nn import FlopCountAnalysis
 
     model.eval()
+    recorder = _LayerOutputRecorder(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         flops = FlopCountAnalysis(model, example)
@@ -126,14 +127,17 @@ def count_module(model: nn.Module, example: torch.Tensor) -> dict[str, Any]:
         for op in _POOLING:
             flops.set_op_handle(op, _in_numel)
         flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        by_op = flops.by_operator()
+        try:
+            by_op = flops.by_operator()  # the single traced forward pass; the hooks fire in it
+        finally:
+            recorder.remove()
         by_mod_op = flops.by_module_and_operator()
         unsupported = dict(flops.unsupported_ops())
 
     executed = sum(v for k, v in by_op.items() if k in MAC_OPERATORS)
     other = sum(v for k, v in by_op.items() if k not in MAC_OPERATORS)
     macs, params = executed, 0
-    het_sizes, activations = _layer_outputs(model, example)
+    het_sizes, activations = recorder.sizes, recorder.activations
     het_names = set()
     for name, mod in model.named_modules():
         if isinstance(mod, HetConv2d):
@@ -154,6 +158,44 @@ def example_input(name: str, batch: int = 1) -> torch.Tensor:
     c, h, w = get_entry(name).meta.input_size
     gen = torch.Generator().manual_seed(0)
     return torch.randn(batch, c, h, w, generator=gen)
+
+
+def _costs_worker_init() -> None:
+    # the CLI's warning filters do not reach spawned workers; fvcore's jit deprecation noise says nothing
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import zoo  # noqa: F401 - registers every family in the worker
+
+    torch.set_num_threads(1)  # one process per core
+
+
+def _costs_row(args: tuple[str, str | None]) -> dict[str, Any]:
+    return model_costs(*args).to_dict()
+
+
+def many_model_costs(names: list[str], impl: str | None = None, jobs: int = 1,
+                     on_done: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    """`model_costs(...).to_dict()` for every name, in order, over `jobs` worker processes.
+
+    Counting is dominated by the traced forward pass, which one core runs as fast as two for
+    batch 1, so one single-threaded process per core is the fastest way through a whole zoo.
+    """
+    if jobs <= 1 or len(names) < 4:
+        rows = []
+        for n in names:
+            rows.append(model_costs(n, impl).to_dict())
+            if on_done:
+                on_done()
+        return rows
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: a forked child of a process that already ran OpenMP work can hang
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_costs_worker_init) as pool:
+        futures = [pool.submit(_costs_row, (n, impl)) for n in names]
+        for f in futures:
+            f.add_done_callback(lambda _f: on_done() if on_done else None)
+        return [f.result() for f in futures]
 
 
 def model_costs(name: str, impl: str | None = None) -> ModelCosts:

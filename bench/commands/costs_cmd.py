@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bench.errors import BenchError
@@ -22,13 +23,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="compare with the declared-costs table; exit 1 on change")
     p.add_argument("--update", action="store_true", help="rewrite the declared-costs table for the selected models")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                   help="worker processes (default: cores, at most 4; 1 = in this process)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Count and print; with --check/--update compare with or rewrite the declared table."""
     import zoo
-    from bench.costs import CONVENTION, model_costs
+    from bench.costs import CONVENTION, many_model_costs
     from bench import declared
     from zoo.registry import UnknownModelError
     from zoo.layers.hetconv import IMPLS
@@ -41,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
         raise BenchError(str(exc)) from None
     from tqdm import tqdm
 
-    rows = []
-    for n in tqdm(names, desc="costs", unit="model", disable=args.no_progress or not sys.stderr.isatty(),
-                  file=sys.stderr):
-        rows.append(model_costs(n, impl=args.impl).to_dict())
+    if args.jobs < 1:
+        raise BenchError(f"--jobs must be >= 1, got {args.jobs}")
+    with tqdm(total=len(names), desc="costs", unit="model", file=sys.stderr,
+              disable=args.no_progress or not sys.stderr.isatty()) as bar:
+        rows = many_model_costs(names, impl=args.impl, jobs=args.jobs, on_done=lambda: bar.update(1))
     if args.update:
         path = declared.update(rows)
         print(f"updated {len(rows)} rows in {path}", file=sys.stderr)
