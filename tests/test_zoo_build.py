@@ -7,8 +7,19 @@ import torch.nn as nn
 import zoo
 from zoo.layers.hetconv import HetConv2d
 
+from bench import declared
+
 ALL = zoo.list_models()
 SMALL = [n for n in ALL if zoo.get_meta(n).dataset == "cifar10"]
+_DECLARED = declared.load()
+# Forward passes of multi-GMAC ImageNet models cost seconds each on 2 cores: those run in the
+# slow tier (`make test-all`); every model still runs in the default tier of `bench costs --check`.
+HEAVY_MACS = 2e9
+
+
+def _tiered(names):
+    return [pytest.param(n, marks=pytest.mark.slow) if _DECLARED.get(n, {}).get("macs", 0) > HEAVY_MACS else n
+            for n in names]
 
 
 def randomise_bn(model: nn.Module) -> None:
@@ -24,7 +35,7 @@ def randomise_bn(model: nn.Module) -> None:
                     m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", _tiered(ALL))
 def test_builds_and_runs_forward(name):
     meta = zoo.get_meta(name)
     model = zoo.get_model(name).eval()
