@@ -480,3 +480,20 @@ def test_cli_reads_a_real_result_store(tmp_path, capsys):
     assert f"XNNPACK on {HOST_CPU} (x86_64)" in text and "executorch 1.5.1" in text
     assert "resnet20_cifar: unsupported (op not lowered)" in text
     assert "1.00× (baseline)" in text and "× vs vgg16_cifar" in text
+
+
+def test_compression_table_compares_each_compressed_variant_with_its_parent(tmp_path):
+    from bench.report.tables import compression_rows
+
+    models = {"resnet56_cifar": "resnet_cifar", "resnet56_cifar_pruned_a": "resnet_cifar",
+              "resnet56_cifar_lowrank50": "resnet_cifar", "vgg16_cifar_pruned_a": "vgg_cifar"}
+    results, runs = synthetic_frames(models)
+    s = one_slice(results, runs)
+    rows = {r["variant"]: r for r in compression_rows(s)}
+    # vgg16_cifar_pruned_a's parent (vgg16_cifar) was not measured in this slice: no row
+    assert set(rows) == {"resnet56_cifar_pruned_a", "resnet56_cifar_lowrank50"}
+    child, parent = row_of(s, "resnet56_cifar_pruned_a"), row_of(s, "resnet56_cifar")
+    r = rows["resnet56_cifar_pruned_a"]
+    assert r["parent"] == "resnet56_cifar"
+    assert r["MACs saved"] == f"{1 - child['macs'] / parent['macs']:.1%}"
+    assert r["latency saved (p50)"] == f"{1 - child['p50_ms'] / parent['p50_ms']:.1%}"

@@ -12,7 +12,7 @@ from bench.report.charts import Chart
 from bench.report.data import ReportSlice
 from bench.report.fronts import RankComparison
 from bench.report.notes import READING_NOTES, header_items, rank_lines
-from bench.report.tables import accuracy_sources, display_rows, no_accuracy_rows, unmeasured_rows
+from bench.report.tables import accuracy_sources, compression_rows, display_rows, no_accuracy_rows, unmeasured_rows
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto;
@@ -74,6 +74,9 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
     sources = accuracy_sources(s)
     if sources:
         parts += ["<p>Accuracy sources:</p>", "<ol>" + "".join(f"<li>{escape(src)}</li>" for src in sources) + "</ol>"]
+    compressed = compression_rows(s)
+    if compressed:
+        parts += ["<h2>Compressed variants: MACs saved vs latency saved</h2>", _table_html(compressed)]
     missing = no_accuracy_rows(s)
     parts.append("<h2>No accuracy</h2>")
     if missing:

@@ -5,7 +5,8 @@ from bench.report.charts import Chart
 from bench.report.data import ReportSlice
 from bench.report.fronts import RankComparison
 from bench.report.notes import READING_NOTES, header_items, rank_lines
-from bench.report.tables import accuracy_sources, display_rows, markdown_table, no_accuracy_rows, unmeasured_rows
+from bench.report.tables import (accuracy_sources, compression_rows, display_rows, markdown_table, no_accuracy_rows,
+                                 unmeasured_rows)
 
 
 def markdown_page(s: ReportSlice, charts: list[Chart], ranks: RankComparison) -> str:
@@ -23,6 +24,11 @@ def markdown_page(s: ReportSlice, charts: list[Chart], ranks: RankComparison) ->
     sources = accuracy_sources(s)
     if sources:
         lines += ["Accuracy sources:", ""] + [f"{i}. {src}" for i, src in enumerate(sources, 1)] + [""]
+    compressed = compression_rows(s)
+    if compressed:
+        lines += ["## Compressed variants: MACs saved vs latency saved", "",
+                  "Each pruned / low-rank variant against its dense parent (measured in this slice).", "",
+                  markdown_table(compressed)]
     missing = no_accuracy_rows(s)
     lines += ["## No accuracy", ""]
     if missing:

@@ -161,3 +161,27 @@ def unmeasured_rows(s: ReportSlice) -> list[tuple[str, str, str]]:
     bad = df[(df["status"] != "ok") | df["p50_ms"].isna()]
     return [(r["label"], str(r["status"]), str(r["message"] or "") if pd.notna(r["message"]) else "")
             for _, r in bad.iterrows()]
+
+
+def compression_rows(s: ReportSlice) -> list[dict[str, str]]:
+    """"MACs saved vs latency saved" for every measured compressed variant (a `parent` in its
+    metadata) whose parent was measured in the same slice: how much of the MACs saving became time."""
+    ok = s.measured()
+    base = {r["model"]: r for _, r in ok.iterrows()}
+    out = []
+    for _, r in ordered_rows(s).iterrows():
+        parent = r.get("parent")
+        if r["status"] != "ok" or not isinstance(parent, str) or parent not in base:
+            continue
+        p = base[parent]
+        if pd.isna(r["macs"]) or pd.isna(p["macs"]) or not p["macs"] or pd.isna(r["p50_ms"]):
+            continue
+        macs_saved = 1 - r["macs"] / p["macs"]
+        time_saved = 1 - r["p50_ms"] / p["p50_ms"]
+        out.append({
+            "variant": r["label"], "parent": parent,
+            "MACs saved": f"{macs_saved:.1%}", "latency saved (p50)": f"{time_saved:.1%}",
+            "latency saved / MACs saved": f"{time_saved / macs_saved:.2f}" if macs_saved > 0 else "–",
+            "p50 ms (variant / parent)": f"{_ms(r['p50_ms'])} / {_ms(p['p50_ms'])}",
+        })
+    return out
