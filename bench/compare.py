@@ -11,6 +11,10 @@ a verdict:
 - `not comparable`: the cell is missing on one side, did not run (error, oom, ...), or has
   fewer than two samples.
 
+When both sides pool several runs (`bench regress` rounds), the CI is a two-level bootstrap
+(rounds, then samples within each round), so a difference seen in one process only stays
+inconclusive.
+
 A **regression** is a `slower` cell whose ratio exceeds 1 + threshold (default 5 %, with
 per-model overrides). Requiring both keeps the gate quiet on noise (a tiny but real
 difference is significant with thousands of samples; a large one on three noisy samples is
@@ -30,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from bench.errors import BenchError
-from bench.significance import compare_samples
+from bench.significance import RatioTest, compare_samples, grouped_bootstrap_ratio_ci
 
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_ALPHA = 0.01
@@ -73,6 +77,17 @@ class CellData:
     message: str = ""
     impl_ran: str | None = None  # the HetConv impl(s) that actually ran
     samples_ms: list[float] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)  # sizes of the pooled runs' sample blocks (empty: one run)
+
+    def sample_groups(self) -> list[list[float]]:
+        """The samples split into the pooled runs they came from (one group when not pooled)."""
+        if not self.groups:
+            return [self.samples_ms]
+        out, start = [], 0
+        for size in self.groups:
+            out.append(self.samples_ms[start:start + size])
+            start += size
+        return out
 
     def key(self) -> tuple:
         """Identity of the cell across runs."""
@@ -129,6 +144,7 @@ class CellComparison:
     n_new: int = 0
     note: str = ""
     impl_requested: str | None = None  # the grid's impl (None: model default); part of the cell key
+    ci_method: str = "samples"  # 'samples': flat bootstrap; 'rounds': two-level bootstrap over pooled runs
 
     def key(self) -> tuple:
         """The compared cell's identity (as CellData.key())."""
@@ -292,11 +308,13 @@ def pool_runs(runs: Sequence[RunData], label: str) -> RunData:
         for key, cell in run.cells.items():
             have = cells.get(key)
             if have is None:
-                cells[key] = CellData(**{**asdict(cell), "samples_ms": list(cell.samples_ms)})
+                cells[key] = CellData(**{**asdict(cell), "samples_ms": list(cell.samples_ms),
+                                         "groups": [len(cell.samples_ms)]})
             elif have.status == "ok" and cell.status != "ok":
                 have.status, have.message = cell.status, cell.message
             else:
                 have.samples_ms.extend(cell.samples_ms)
+                have.groups.append(len(cell.samples_ms))
     return RunData(label=label, run_ids=[rid for r in runs for rid in r.run_ids], target=first.target,
                    fingerprint=dict(first.fingerprint), git_commit=first.git_commit, created_at=first.created_at,
                    cells=cells)
@@ -340,6 +358,11 @@ def compare_cell(base: CellData | None, new: CellData | None, threshold: float,
         out.note = reason
         return out
     test = compare_samples(base.samples_ms, new.samples_ms)
+    if len(base.groups) > 1 and len(new.groups) > 1:
+        # pooled rounds: the CI must carry the spread between rounds (processes), not only within them
+        lo, hi = grouped_bootstrap_ratio_ci(base.sample_groups(), new.sample_groups())
+        test = RatioTest(test.ratio, lo, hi, test.p_value, test.n_a, test.n_b)
+        out.ci_method = "rounds"
     out.base_ms, out.new_ms = float(_median(base.samples_ms)), float(_median(new.samples_ms))
     out.ratio, out.ci_low, out.ci_high, out.p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
     if test.significant(alpha):

@@ -65,3 +65,33 @@ def compare_samples(a: Sequence[float], b: Sequence[float], confidence: float = 
     lo, hi = bootstrap_ratio_ci(a, b, confidence, n_boot=n_boot, seed=seed)
     p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     return RatioTest(ratio=ratio, ci_low=lo, ci_high=hi, p_value=p, n_a=len(a), n_b=len(b))
+
+
+def _round_bootstrap_medians(rng: np.random.Generator, groups: Sequence[np.ndarray], n_boot: int) -> np.ndarray:
+    """Medians of two-level resamples: pick len(groups) groups with replacement, then resample within each."""
+    k = len(groups)
+    out = np.empty(n_boot)
+    for i in range(n_boot):
+        picks = rng.integers(0, k, size=k)
+        out[i] = np.median(np.concatenate([rng.choice(groups[j], size=groups[j].size, replace=True) for j in picks]))
+    return out
+
+
+def grouped_bootstrap_ratio_ci(a_groups: Sequence[Sequence[float]], b_groups: Sequence[Sequence[float]],
+                               confidence: float = 0.95, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Two-level (hierarchical) percentile bootstrap CI of median(B) / median(A) for samples taken in groups.
+
+    Samples from one process (one `bench regress` round) share that process's luck (memory
+    layout, the machine's state), so they are not independent draws. Resampling the groups
+    first and then the samples within each carries the between-group spread into the CI,
+    which the flat bootstrap of `bootstrap_ratio_ci` would miss.
+    """
+    ga = [np.asarray(g, dtype=float) for g in a_groups if len(g)]
+    gb = [np.asarray(g, dtype=float) for g in b_groups if len(g)]
+    if not ga or not gb:
+        raise ValueError("need at least one non-empty group on each side")
+    rng = np.random.default_rng(seed)
+    ratios = _round_bootstrap_medians(rng, gb, n_boot) / _round_bootstrap_medians(rng, ga, n_boot)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(ratios, [alpha, 1 - alpha])
+    return float(lo), float(hi)

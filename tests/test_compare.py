@@ -191,6 +191,35 @@ def test_pool_runs_concatenates_samples_and_keeps_failures():
         pool_runs([r1, run_data([cell([1.0])], fp={**FP, "cpu_model": "x"})], "pooled")
 
 
+def _pooled(scales: list[float], seed: int) -> CellData:
+    runs = [run_data([cell(latency(n=300, scale=sc, seed=seed + i))], label=f"r{seed + i}")
+            for i, sc in enumerate(scales)]
+    (only,) = pool_runs(runs, "pooled").cells.values()
+    return only
+
+
+def test_pooled_rounds_use_the_between_round_spread():
+    # rounds (processes) that scatter by +-10 % on both sides: pooled as flat samples the +10 % looks
+    # certain; with the spread between rounds in the CI it is not established
+    base, new = _pooled([0.9, 1.0, 1.1], 1), _pooled([1.0, 1.1, 1.2], 10)
+    scattered = compare_cell(base, new, threshold=0.05)
+    assert scattered.ci_method == "rounds" and scattered.verdict == VERDICT_UNCHANGED and not scattered.regression
+    assert scattered.ci_low < 1.0 < scattered.ci_high
+    flat = compare_cell(cell(base.samples_ms), cell(new.samples_ms), threshold=0.05)
+    assert flat.ci_method == "samples" and flat.regression
+    # a slowdown present in every round is still caught
+    steady = compare_cell(_pooled([1.0, 1.01, 0.99], 20), _pooled([1.10, 1.09, 1.11], 30), threshold=0.05)
+    assert steady.ci_method == "rounds" and steady.regression and steady.ci_low > 1.05
+
+
+def test_sample_groups_split_pooled_samples_back():
+    pooled = _pooled([1.0, 2.0, 3.0], 1)
+    groups = pooled.sample_groups()
+    assert [len(g) for g in groups] == [300, 300, 300]
+    assert [round(float(np.median(g))) for g in groups] == [10, 20, 30]
+    assert cell([1.0, 2.0]).sample_groups() == [[1.0, 2.0]]
+
+
 # -- the command --------------------------------------------------------------------------------
 
 def _store_run(store: ResultStore, scale: float, seed: int, fp=None, models=("resnet20_cifar", "mobilenet_cifar")):
