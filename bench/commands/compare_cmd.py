@@ -157,6 +157,9 @@ def header_lines(comparison) -> list[str]:
     shown = {k: v for k, v in fp.jittered.items() if k in JITTER_FIELDS}
     if shown:
         lines.append(f"# ignored (known to jitter): {describe_fields(shown)}")
+    if any(c.ci_method == "rounds" for c in comparison.cells):
+        lines.append(f"# CIs: two-level bootstrap over the pooled runs ({len(comparison.base.run_ids)} BASE, "
+                     f"{len(comparison.new.run_ids)} NEW), then the samples within each")
     return lines
 
 
