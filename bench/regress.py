@@ -13,7 +13,8 @@ same time, in alternating short bursts:
    that revision's tree so that `zoo`, `devices` and `bench` are the revision's code).
    For every cell both workers build and prepare the model, warm up in alternation, then
    take bursts of calls (about `burst_ms` each) in ABBA order until the time cap. Load
-   changes on the scale of a burst or longer hit both revisions alike.
+   changes on the scale of a burst or longer hit both revisions alike. Both workers are
+   pinned to the same CPUs (`shared_cpus`), so neither gets a quieter core for a round.
 3. Every round is stored as one run per revision in `OUT/base.sqlite` / `OUT/new.sqlite`
    (samples, stats, fingerprints as each revision reports them); fresh processes per round
    average over allocator and memory-layout luck.
@@ -94,6 +95,11 @@ class RegressSettings:
     warmup_cap: int = 50  # warm-up calls per revision at most
     burst_ms: float = 20.0  # calls per turn ~ this long, so turns alternate many times a second
     min_samples: int = 20  # per revision per cell per round, whatever the time cap
+    pin: bool = True  # both workers on the same CPU set (see `shared_cpus`)
+
+    def worker_cpus(self) -> set[int] | None:
+        """The CPUs both workers are pinned to, or None (not pinning / not supported here)."""
+        return shared_cpus(self.threads) if self.pin else None
 
     def cells(self) -> list[RegressCell]:
         """Every (model, batch) cell, model-major."""
@@ -102,6 +108,20 @@ class RegressSettings:
     def to_dict(self) -> dict[str, Any]:
         """Stored as each run's settings."""
         return {"regress": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}}
+
+
+def shared_cpus(threads: int | None) -> set[int] | None:
+    """The last `threads` CPUs this process may use (all of them if None); None where affinity is unsupported.
+
+    Both workers are pinned to the same CPUs. They never run at once (turns alternate), so
+    they do not compete; pinned apart, the scheduler's sticky placement would put one
+    revision next to a busy neighbour and the other on an idle core for a whole round.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    n = len(cpus) if threads is None else max(1, min(threads, len(cpus)))
+    return set(cpus[-n:])
 
 
 class Worker(Protocol):
@@ -198,6 +218,9 @@ class WorkerProcess:
                 "-" if settings.threads is None else str(settings.threads)]
         self.proc = subprocess.Popen(argv, cwd=rev.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr, text=True, bufsize=1)
+        cpus = settings.worker_cpus()
+        if cpus:
+            os.sched_setaffinity(self.proc.pid, cpus)  # before it imports torch, so its threads inherit it
         hello = self._read()
         if not hello.get("ready"):
             self.close()

@@ -4,6 +4,7 @@ end-to-end run against the real repository's HEAD."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.regress import (
     BASE, NEW, RegressCell, RegressSettings, Revision, WorkerProcess, baseline_worktree, measure_cell, regress,
-    resolve_ref, turn_order,
+    resolve_ref, shared_cpus, turn_order,
 )
 from bench.store import ResultStore
 
@@ -193,6 +194,8 @@ def test_worker_process_runs_the_revisions_own_code(tmp_path):
     worker = WorkerProcess(Revision(BASE, "fake", tree), RegressSettings(threads=3))
     try:
         assert worker.fingerprint == {"label": "fake-rev", "threads": 3}
+        if hasattr(os, "sched_getaffinity"):
+            assert os.sched_getaffinity(worker.proc.pid) == shared_cpus(3)
         assert worker.request(RegressCell("any_model", batch=7).request()) == {"ok": True, "impl": None}
         assert worker.request({"cmd": "run", "n": 3}) == {"ms": [7.0, 7.0, 7.0]}
         reply = worker.request(RegressCell("missing").request())
@@ -200,6 +203,14 @@ def test_worker_process_runs_the_revisions_own_code(tmp_path):
     finally:
         worker.close()
     assert worker.proc.returncode == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
+def test_shared_cpus_are_the_last_allowed_ones():
+    allowed = sorted(os.sched_getaffinity(0))
+    assert shared_cpus(1) == {allowed[-1]}
+    assert shared_cpus(None) == set(allowed) == shared_cpus(10_000)
+    assert RegressSettings(threads=1, pin=False).worker_cpus() is None
 
 
 def test_worker_that_cannot_start_raises_one_line(tmp_path):

@@ -39,6 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--burst-ms", default="20", help="length of one revision's turn, ms (default %(default)s)")
     p.add_argument("--min-samples", default="20",
                    help="fewest samples per revision per cell per round (default %(default)s)")
+    p.add_argument("--no-pin", action="store_true",
+                   help="do not pin both workers to the same CPUs (pinned by default where the OS allows)")
     add_gate_arguments(p)
     p.add_argument("--force", action="store_true", help="compare even when the two revisions' fingerprints differ")
     p.add_argument("--out", default="bench-out/regress", help="folder for the raw runs and the report "
@@ -79,7 +81,7 @@ def _settings(args: argparse.Namespace):
                            max_time_s=parse_positive_float(args.max_time, "max-time"),
                            warmup_max_time_s=parse_positive_float(args.warmup_max_time, "warmup-max-time"),
                            burst_ms=parse_positive_float(args.burst_ms, "burst-ms"),
-                           min_samples=_one_int(args.min_samples, "min-samples"))
+                           min_samples=_one_int(args.min_samples, "min-samples"), pin=not args.no_pin)
 
 
 def round_lines(result) -> list[str]:
