@@ -359,8 +359,10 @@ def compare_cell(base: CellData | None, new: CellData | None, threshold: float,
         return out
     test = compare_samples(base.samples_ms, new.samples_ms)
     if len(base.groups) > 1 and len(new.groups) > 1:
-        # pooled rounds: the CI must carry the spread between rounds (processes), not only within them
-        lo, hi = grouped_bootstrap_ratio_ci(base.sample_groups(), new.sample_groups())
+        # pooled rounds: the CI must carry the spread between rounds (processes), not only within them;
+        # rounds are paired (BASE and NEW round i ran side by side) when both sides have as many
+        lo, hi = grouped_bootstrap_ratio_ci([g for g in base.sample_groups() if g],
+                                            [g for g in new.sample_groups() if g])
         test = RatioTest(test.ratio, lo, hi, test.p_value, test.n_a, test.n_b)
         out.ci_method = "rounds"
     out.base_ms, out.new_ms = float(_median(base.samples_ms)), float(_median(new.samples_ms))

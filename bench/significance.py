@@ -67,31 +67,34 @@ def compare_samples(a: Sequence[float], b: Sequence[float], confidence: float = 
     return RatioTest(ratio=ratio, ci_low=lo, ci_high=hi, p_value=p, n_a=len(a), n_b=len(b))
 
 
-def _round_bootstrap_medians(rng: np.random.Generator, groups: Sequence[np.ndarray], n_boot: int) -> np.ndarray:
-    """Medians of two-level resamples: pick len(groups) groups with replacement, then resample within each."""
-    k = len(groups)
-    out = np.empty(n_boot)
-    for i in range(n_boot):
-        picks = rng.integers(0, k, size=k)
-        out[i] = np.median(np.concatenate([rng.choice(groups[j], size=groups[j].size, replace=True) for j in picks]))
+def _round_bootstrap_medians(rng: np.random.Generator, groups: Sequence[np.ndarray], picks: np.ndarray) -> np.ndarray:
+    """Median of each two-level resample: row i of `picks` names the groups, each resampled within."""
+    out = np.empty(len(picks))
+    for i, row in enumerate(picks):
+        out[i] = np.median(np.concatenate([rng.choice(groups[j], size=groups[j].size, replace=True) for j in row]))
     return out
 
 
 def grouped_bootstrap_ratio_ci(a_groups: Sequence[Sequence[float]], b_groups: Sequence[Sequence[float]],
-                               confidence: float = 0.95, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+                               confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
+                               paired: bool = True) -> tuple[float, float]:
     """Two-level (hierarchical) percentile bootstrap CI of median(B) / median(A) for samples taken in groups.
 
     Samples from one process (one `bench regress` round) share that process's luck (memory
     layout, the machine's state), so they are not independent draws. Resampling the groups
     first and then the samples within each carries the between-group spread into the CI,
-    which the flat bootstrap of `bootstrap_ratio_ci` would miss.
+    which the flat bootstrap of `bootstrap_ratio_ci` would miss. With `paired` (and as many
+    groups on each side), group i of A and group i of B were measured together, so the same
+    groups are drawn for both: what the machine did during a round cancels in the ratio.
     """
-    ga = [np.asarray(g, dtype=float) for g in a_groups if len(g)]
-    gb = [np.asarray(g, dtype=float) for g in b_groups if len(g)]
-    if not ga or not gb:
-        raise ValueError("need at least one non-empty group on each side")
+    ga = [np.asarray(g, dtype=float) for g in a_groups]
+    gb = [np.asarray(g, dtype=float) for g in b_groups]
+    if not ga or not gb or any(g.size == 0 for g in ga + gb):
+        raise ValueError("need non-empty groups on each side")
     rng = np.random.default_rng(seed)
-    ratios = _round_bootstrap_medians(rng, gb, n_boot) / _round_bootstrap_medians(rng, ga, n_boot)
+    picks_a = rng.integers(0, len(ga), size=(n_boot, len(ga)))
+    picks_b = picks_a if paired and len(ga) == len(gb) else rng.integers(0, len(gb), size=(n_boot, len(gb)))
+    ratios = _round_bootstrap_medians(rng, gb, picks_b) / _round_bootstrap_medians(rng, ga, picks_a)
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(ratios, [alpha, 1 - alpha])
     return float(lo), float(hi)

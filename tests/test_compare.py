@@ -199,9 +199,9 @@ def _pooled(scales: list[float], seed: int) -> CellData:
 
 
 def test_pooled_rounds_use_the_between_round_spread():
-    # rounds (processes) that scatter by +-10 % on both sides: pooled as flat samples the +10 % looks
+    # NEW's rounds (processes) disagree: -3 %, +10 %, +25 %. As flat samples the pooled +10 % looks
     # certain; with the spread between rounds in the CI it is not established
-    base, new = _pooled([0.9, 1.0, 1.1], 1), _pooled([1.0, 1.1, 1.2], 10)
+    base, new = _pooled([1.0, 1.0, 1.0], 1), _pooled([0.97, 1.10, 1.25], 10)
     scattered = compare_cell(base, new, threshold=0.05)
     assert scattered.ci_method == "rounds" and scattered.verdict == VERDICT_UNCHANGED and not scattered.regression
     assert scattered.ci_low < 1.0 < scattered.ci_high
@@ -210,6 +210,17 @@ def test_pooled_rounds_use_the_between_round_spread():
     # a slowdown present in every round is still caught
     steady = compare_cell(_pooled([1.0, 1.01, 0.99], 20), _pooled([1.10, 1.09, 1.11], 30), threshold=0.05)
     assert steady.ci_method == "rounds" and steady.regression and steady.ci_low > 1.05
+
+
+def test_rounds_are_paired_so_the_machines_drift_cancels():
+    # the machine was 20 % slower in round 3 and 20 % faster in round 1, for both revisions alike
+    base, new = _pooled([0.8, 1.0, 1.25], 1), _pooled([0.88, 1.10, 1.375], 10)
+    c = compare_cell(base, new, threshold=0.05)
+    assert c.regression and 1.08 < c.ci_low and c.ci_high < 1.12
+    from bench.significance import grouped_bootstrap_ratio_ci
+
+    lo, hi = grouped_bootstrap_ratio_ci(base.sample_groups(), new.sample_groups(), paired=False)
+    assert lo < 1.0 < hi  # unpaired, the drift would swamp the +10 %
 
 
 def test_sample_groups_split_pooled_samples_back():
