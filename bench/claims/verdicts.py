@@ -69,13 +69,19 @@ def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA) -
                      f"ratio {t.ratio:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], p={t.p_value:.2g}"
                      f"{'' if sig else ' (not significant)'}")
     n = len(pairs)
-    if faster == n:
+    return _tally(n, faster, slower, lines,
+                  f"faster in {faster}/{n}, slower in {slower}/{n} cases (significant at p<{alpha})")
+
+
+def _tally(n: int, pro: int, con: int, lines: list[str], mixed_summary: str) -> tuple[str, list[str]]:
+    """Verdict from counts of significant cases for (`pro`) and against (`con`) out of `n`."""
+    if pro == n:
         return SUPPORTED, lines
-    if slower == n:
+    if con == n:
         return REFUTED, lines
-    if faster == 0 and slower == 0:
+    if pro == 0 and con == 0:
         return INCONCLUSIVE, lines
-    return MIXED, [f"faster in {faster}/{n}, slower in {slower}/{n} cases (significant at p<{alpha})"] + lines
+    return MIXED, [mixed_summary] + lines
 
 
 def spearman_exact(x: Sequence[float], y: Sequence[float], max_exact: int = 8, n_random: int = 20000,
@@ -123,13 +129,7 @@ def trend_verdict(series: dict[str, list[tuple[int, float]]], alpha: float = 0.0
         down += sig and rho < 0
         lines.append(f"{case}: rho={rho:+.2f} p={p:.2g} speed-ups " + ", ".join(f"P{k}:{v:.2f}x" for k, v in zip(keys, vals)))
     n = len(series)
-    if up == n:
-        return SUPPORTED, lines
-    if down == n:
-        return REFUTED, lines
-    if up == 0 and down == 0:
-        return INCONCLUSIVE, lines
-    return MIXED, [f"grows in {up}/{n}, shrinks in {down}/{n} cases (significant at p<{alpha})"] + lines
+    return _tally(n, up, down, lines, f"grows in {up}/{n}, shrinks in {down}/{n} cases (significant at p<{alpha})")
 
 
 def exact_verdict(checks: Sequence[tuple[str, float, float]], rel_tol: float = 1e-9) -> tuple[str, list[str]]:
