@@ -39,7 +39,7 @@ from zoo.layers.conv_kinds import conv_bn
 from zoo.meta import CIFAR10, IMAGENET, ModelMeta, Paper, Reported
 from zoo.papers import FPGM, NISP, PRUNING_FILTERS, SNF, SOFT_FILTER_PRUNING, THINET, RESNET
 from zoo.registry import register_variant
-from zoo.resnet_cifar import ResNetCifar, ShortcutA
+from zoo.resnet_cifar import CifarResNetBase, ResNetCifar, ShortcutA, block_plan
 from zoo.vgg_cifar import VGGCifar
 
 
@@ -100,27 +100,15 @@ class ScatterBlockCifar(nn.Module):
         return self.relu2(self.merge(self.shortcut(x), branch))
 
 
-class SoftPrunedResNetCifar(nn.Module):
+class SoftPrunedResNetCifar(CifarResNetBase):
     """CIFAR ResNet after uniform (SFP/FPGM-style) pruning: `keep` filters per stage, `stem` in the stem."""
 
     def __init__(self, depth: int, keep: Sequence[int], stem: int, widths: Sequence[int] = (16, 32, 64),
                  num_classes: int = 10) -> None:
         super().__init__()
-        if (depth - 2) % 6:
-            raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
-        n = (depth - 2) // 6
-        self.stem = nn.Sequential(*conv_bn(3, stem, 1), nn.ReLU(inplace=True))
-        blocks, in_ch = [], stem
-        for stage, (w, k) in enumerate(zip(widths, keep)):
-            for b in range(n):
-                blocks.append(ScatterBlockCifar(in_ch, w, k, 2 if (stage > 0 and b == 0) else 1))
-                in_ch = w
-        self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_ch, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
+        plan = block_plan(depth, tuple(widths), stem)
+        blocks = [ScatterBlockCifar(c_in, c_out, keep[stage], stride) for stage, c_in, c_out, stride in plan]
+        self._assemble(stem, blocks, widths[-1], num_classes)
 
 
 @dataclass(frozen=True)

@@ -58,32 +58,45 @@ class BasicBlockCifar(nn.Module):
         return self.relu2(out + self.shortcut(x))
 
 
-class ResNetCifar(nn.Module):
+def block_plan(depth: int, widths: tuple[int, ...], stem_ch: int) -> list[tuple[int, int, int, int]]:
+    """(stage, in_ch, out_ch, stride) of every block of a CIFAR ResNet of depth 6n+2."""
+    if (depth - 2) % 6:
+        raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+    n = (depth - 2) // 6
+    plan, in_ch = [], stem_ch
+    for stage, w in enumerate(widths):
+        for b in range(n):
+            plan.append((stage, in_ch, w, 2 if (stage > 0 and b == 0) else 1))
+            in_ch = w
+    return plan
+
+
+class CifarResNetBase(nn.Module):
+    """Stem (3x3 conv-BN-ReLU), a sequence of blocks, global average pool, linear classifier."""
+
+    def _assemble(self, stem_ch: int, blocks: list[nn.Module], out_ch: int, num_classes: int) -> None:
+        self.stem = nn.Sequential(*conv_bn(3, stem_ch, 1, STANDARD), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(out_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
+
+
+class ResNetCifar(CifarResNetBase):
     """CIFAR ResNet of depth 6n+2. `mids` optionally gives each block's inner width."""
 
     def __init__(self, depth: int = 56, kind: ConvKind = STANDARD, se: bool = False, num_classes: int = 10,
                  widths: tuple[int, int, int] = (16, 32, 64), mids: list[int] | None = None,
                  impl: str | None = None) -> None:
         super().__init__()
-        if (depth - 2) % 6:
-            raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+        plan = block_plan(depth, widths, widths[0])
         if impl is not None:
             kind = ConvKind(kind.kind, kind.part, kind.groups, impl)
-        n = (depth - 2) // 6
-        self.stem = nn.Sequential(*conv_bn(3, widths[0], 1, STANDARD), nn.ReLU(inplace=True))
-        blocks, in_ch, i = [], widths[0], 0
-        for stage, w in enumerate(widths):
-            for b in range(n):
-                stride = 2 if (stage > 0 and b == 0) else 1
-                mid = mids[i] if mids is not None else None
-                blocks.append(BasicBlockCifar(in_ch, w, stride, kind, se, mid))
-                in_ch, i = w, i + 1
-        self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_ch, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
+        blocks = [BasicBlockCifar(c_in, c_out, stride, kind, se, mids[i] if mids is not None else None)
+                  for i, (_stage, c_in, c_out, stride) in enumerate(plan)]
+        self._assemble(widths[0], blocks, widths[-1], num_classes)
 
 
 @dataclass(frozen=True)
