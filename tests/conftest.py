@@ -11,3 +11,17 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def variants(tmp_path, monkeypatch):
+    """An empty derived-variants folder; variants registered during the test are removed after it."""
+    import zoo
+    from zoo import derived
+
+    folder = tmp_path / "variants"
+    monkeypatch.setenv(derived.ENV_VAR, str(folder))
+    before = set(zoo.list_models())
+    yield folder
+    for name in set(zoo.list_models()) - before:
+        zoo.registry.unregister_model(name)

@@ -12,17 +12,6 @@ from zoo import derived, lowrank
 from zoo.lowrank import LowRankConv2d
 
 
-@pytest.fixture
-def variants(tmp_path, monkeypatch):
-    """An empty variants folder; derived variants registered during the test are removed after it."""
-    folder = tmp_path / "variants"
-    monkeypatch.setenv(derived.ENV_VAR, str(folder))
-    before = set(zoo.list_models())
-    yield folder
-    for name in set(zoo.list_models()) - before:
-        zoo.registry.unregister_model(name)
-
-
 @pytest.mark.parametrize("cin,cout,stride", [(16, 32, 2), (64, 16, 1), (3, 16, 1)])
 def test_full_rank_factorisation_is_exact(cin, cout, stride):
     conv = nn.Conv2d(cin, cout, 3, stride, 1, bias=True)

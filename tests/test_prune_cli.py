@@ -17,17 +17,6 @@ pytest.importorskip("torch_pruning")
 from bench.pruning import frozen_layers, prune_to_macs  # noqa: E402
 
 
-@pytest.fixture
-def variants(tmp_path, monkeypatch):
-    """An empty variants folder; derived variants registered during the test are removed after it."""
-    folder = tmp_path / "variants"
-    monkeypatch.setenv(derived.ENV_VAR, str(folder))
-    before = set(zoo.list_models())
-    yield folder
-    for name in set(zoo.list_models()) - before:
-        zoo.registry.unregister_model(name)
-
-
 def files_in(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
