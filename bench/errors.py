@@ -1,9 +1,4 @@
 """Errors the CLI turns into one line on stderr and an exit status."""
 
-
-class BenchError(Exception):
-    """A user-facing error: bad input or environment. `code` is the exit status (2 by default)."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+# Defined beside the devices (which may not import bench), so device errors are BenchErrors too.
+from devices.errors import UserError as BenchError  # noqa: F401

@@ -15,11 +15,11 @@ from typing import Any, Callable
 import torch
 
 from bench import defaults
-from bench.fingerprint import machine_label
 from bench.grid import Cell, GridSpec
 from bench.store import ResultStore
 from bench.timing import Measurement, Timer, measure
 from devices.base import Device, UnsupportedCell
+from devices.registry import machine_label
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,25 @@ def example_batch(model_name: str, batch: int) -> torch.Tensor:
     return torch.randn(batch, c, h, w, generator=torch.Generator().manual_seed(0))
 
 
+def check_impl_supported(impl: str | None, device: Device) -> None:
+    """UnsupportedCell when `impl` is a HetConv impl that only other devices provide
+    (their `extra_hetconv_impls`, e.g. CUDA's 'grouped_streams')."""
+    from devices.registry import device_classes
+
+    if impl is None or impl in device.extra_hetconv_impls:
+        return
+    owners = [cls for cls in device_classes().values() if impl in cls.extra_hetconv_impls]
+    if owners:
+        where = ", ".join(f"{cls.display_title()} (--device {cls.name})" for cls in owners)
+        raise UnsupportedCell(f"HetConv impl '{impl}' runs only on {where}; this device is {device.name}")
+
+
 def _build_deploy(cell: Cell, device: Device) -> tuple[torch.nn.Module, str | None]:
     from zoo.layers.hetconv import hetconv_impls_in
     from zoo.layers.reparam import deploy_form
     from zoo.registry import get_model
 
-    if cell.impl == "grouped_streams" and device.name != "cuda":
-        raise UnsupportedCell("HetConv impl 'grouped_streams' needs CUDA streams; use it with --device cuda")
+    check_impl_supported(cell.impl, device)
     try:
         model = deploy_form(get_model(cell.model), impl=cell.impl, inplace=True)
     except ValueError as exc:  # e.g. an impl whose channel constraints this variant breaks

@@ -2,18 +2,29 @@
 
 A device says whether it can run here (`available`), what a comparison must match
 (`fingerprint`), turns a deploy-form model into a zero-argument callable running one
-inference (`prepare`) and supplies the timer that times one call (`timer`).
+inference (`prepare`), undoes what `prepare` changed in the process (`cleanup`) and supplies
+the timer that times one call (`timer`).
+
+It also owns everything else that is specific to its target, so a new target is its module
+plus one line in `devices.registry`:
+- its `bench run` options (`add_options`, `from_options`, `recorded_options`);
+- how stored results are labelled: `label(fp)` (the machine column) and `provenance(fp)`
+  (titles and notes of report pages). Both are classmethods reading a stored fingerprint
+  dict, so reports of imported runs need neither the hardware nor its libraries;
+- capabilities the engine asks for instead of checking names (`extra_hetconv_impls`).
 """
 from __future__ import annotations
 
+import argparse
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import torch
 import torch.nn as nn
 
-from bench.timing import Timer
+from devices.host import is_arm_arch
+from devices.timer import Timer, perf_counter_timer
 
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 LAYOUTS = ("nchw", "nhwc")
@@ -68,10 +79,103 @@ def first_tensor(out: Any) -> torch.Tensor:
     return first_tensor(out[0])
 
 
+@dataclass(frozen=True)
+class TargetText:
+    """How report pages name a target and the hardware that ran it (from a stored fingerprint).
+
+    `title`: the page title ("CPU: torch eager on Xeon (x86_64)"); `hardware`: what executed
+    the model, None when the fingerprint does not say; `is_arm`: whether that hardware is ARM;
+    `folder_arch`: the architecture to add to the report folder name (None when the hardware
+    name is enough); `note`: a caveat shown in the page header, if any.
+    """
+
+    title: str
+    hardware: str | None
+    is_arm: bool
+    folder_arch: str | None
+    note: str | None = None
+
+
+class OptionAdder(Protocol):
+    """What `Device.add_options` receives: an argparse parser or argument group."""
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action:
+        """argparse's add_argument."""
+
+
+def fingerprint_text(fp: dict[str, Any], *keys: str) -> str | None:
+    """The first non-empty, non-boolean value among `keys` of a fingerprint, as text."""
+    for key in keys:
+        value = fp.get(key)
+        if value not in (None, "") and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
 class Device(ABC):
-    """A measurement target. Subclasses set `name` (the stored target label)."""
+    """A measurement target. Subclasses set `name` (the stored target label) and `title`."""
 
     name: str = ""
+    title: str = ""  # how people name the target in messages ("CUDA"); defaults to `name`
+    # HetConv impls that only this kind of device can run (the engine refuses them elsewhere)
+    extra_hetconv_impls: tuple[str, ...] = ()
+
+    # --- what the stored results say about the target (classmethods: no hardware needed) ---
+
+    @classmethod
+    def display_title(cls) -> str:
+        """`title`, or `name` when the class sets none."""
+        return cls.title or cls.name
+
+    @classmethod
+    def label(cls, fp: dict[str, Any]) -> str:
+        """Short label of what ran where, from a stored fingerprint ('AMD EPYC (x86_64)').
+
+        Stored as the results' machine column and matched by `--resume`, so it must depend on the
+        fingerprint only. Default: the host CPU and architecture.
+        """
+        return f"{fp.get('cpu_model') or 'unknown CPU'} ({fp.get('arch') or '?'})"
+
+    @classmethod
+    def provenance(cls, fp: dict[str, Any], arch: str | None = None, machine: str | None = None) -> TargetText:
+        """Report text for results of this target measured with fingerprint `fp`.
+
+        `fp` maps field names to values (a stored fingerprint, possibly merged over several runs);
+        `arch` is the recorded architecture (default: `fp['arch']`) and `machine` the stored label
+        (default: `label(fp)`), used when `fp` names no hardware. Default: the host CPU ran it.
+        """
+        arch = arch or str(fp.get("arch") or "unknown")
+        hardware = fingerprint_text(fp, "cpu_model", "cpu")
+        shown = hardware or machine or cls.label(fp)
+        return TargetText(title=f"{cls.name} on {shown} ({arch})", hardware=hardware, is_arm=is_arm_arch(arch),
+                          folder_arch=arch)
+
+    # --- `bench run` options (classmethods: declared before any device exists) ---
+
+    @classmethod
+    def add_options(cls, parser: OptionAdder) -> None:
+        """Declare this device's own `bench run` options on `parser` (default: none).
+
+        `bench run` rejects any of them (one line, exit 2) when given with another --device.
+        """
+
+    @classmethod
+    def from_options(cls, args: argparse.Namespace) -> "Device":
+        """Build the device from parsed `bench run` arguments (its own options; default: no options).
+
+        Raises DeviceError on a bad combination of its options.
+        """
+        return cls()
+
+    def recorded_options(self) -> dict[str, Any]:
+        """The device options stored with a run (and matched by --resume); default: none."""
+        return {}
+
+    def notes(self, requested: str) -> list[str]:
+        """One-line notes for the user before a run, given the device name they typed (default: none)."""
+        return []
+
+    # --- measuring ---
 
     @abstractmethod
     def available(self) -> tuple[bool, str]:
@@ -91,8 +195,6 @@ class Device(ABC):
 
     def timer(self) -> Timer:
         """The timer for this device's calls (default: host perf_counter_ns)."""
-        from bench.timing import perf_counter_timer
-
         return perf_counter_timer
 
     def default_threads(self) -> int:
@@ -100,7 +202,9 @@ class Device(ABC):
         return torch.get_num_threads()
 
     def cleanup(self) -> None:
-        """Release per-cell resources after a cell (default: nothing)."""
+        """After a cell (or a group of models prepared together): release per-cell resources and
+        restore any process-wide setting `prepare` changed, so no device state outlives a cell.
+        Safe to call when nothing was prepared (default: nothing)."""
 
     def is_oom(self, exc: BaseException) -> bool:
         """True when `exc` means the cell ran out of memory."""

@@ -7,12 +7,16 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from bench.fingerprint import host_fingerprint
-from devices.base import Device, Prepared, UnsupportedCell, check_dtype_layout
+from devices.base import Device, Prepared, TargetText, UnsupportedCell, fingerprint_text, check_dtype_layout
+from devices.host import host_fingerprint, is_arm_arch
 
 
 def set_threads(threads: int | None) -> int:
-    """Set torch's intra-op thread count (when given) and return the count in effect."""
+    """Set torch's intra-op thread count (when given) and return the count in effect.
+
+    Process-wide and not undone: for callers that own the process's thread setting (a claim
+    study). `CpuDevice` restores the previous count after each cell itself.
+    """
     if threads is not None:
         if threads < 1:
             raise UnsupportedCell(f"threads must be >= 1, got {threads}")
@@ -30,16 +34,31 @@ def _inference_callable(model: nn.Module, x: torch.Tensor):
 
 
 class CpuDevice(Device):
-    """torch eager on the host CPU; threads explicit and recorded."""
+    """torch eager on the host CPU; threads explicit and recorded.
+
+    `prepare(threads=N)` sets torch's thread count for the cell; `cleanup()` puts back the count
+    that was in effect before the first `prepare` since the last cleanup.
+    """
 
     name = "cpu"
+    title = "CPU"
+    # a class default rather than __init__ state, so subclasses need not call super().__init__()
+    _threads_before: int | None = None
+
+    @classmethod
+    def provenance(cls, fp: dict[str, Any], arch: str | None = None, machine: str | None = None) -> TargetText:
+        """'CPU: torch eager on <cpu> (<arch>)'."""
+        arch = arch or str(fp.get("arch") or "unknown")
+        hardware = fingerprint_text(fp, "cpu_model", "cpu")
+        return TargetText(title=f"CPU: torch eager on {hardware or machine or cls.label(fp)} ({arch})",
+                          hardware=hardware, is_arm=is_arm_arch(arch), folder_arch=arch)
 
     def available(self) -> tuple[bool, str]:
         """Always available."""
         return True, ""
 
     def fingerprint(self, threads: int | None = None) -> dict[str, Any]:
-        """Host facts plus torch's CPU backend settings and the thread count."""
+        """Host facts plus torch's CPU backend settings and the thread count (reads only)."""
         fp = host_fingerprint()
         fp.update(device="cpu", backend="torch eager", threads=threads or torch.get_num_threads(),
                   interop_threads=torch.get_num_interop_threads(),
@@ -48,8 +67,13 @@ class CpuDevice(Device):
 
     def prepare(self, model: nn.Module, example: torch.Tensor, *, dtype: str = "fp32", layout: str = "nchw",
                 threads: int | None = None, compile: bool = False) -> Prepared:
-        """Convert dtype/layout, set threads, optionally torch.compile (compiled once here, untimed)."""
+        """Convert dtype/layout, set threads (until cleanup), optionally torch.compile (compiled once here,
+        untimed)."""
         tdtype, fmt = check_dtype_layout(dtype, layout)
+        if threads is not None and threads < 1:
+            raise UnsupportedCell(f"threads must be >= 1, got {threads}")
+        if threads is not None and self._threads_before is None:
+            self._threads_before = torch.get_num_threads()
         used_threads = set_threads(threads)
         model = model.eval().to(dtype=tdtype, memory_format=fmt)
         x = example.to(dtype=tdtype).contiguous(memory_format=fmt)
@@ -62,3 +86,9 @@ class CpuDevice(Device):
             run()  # the first call compiles; keep it out of warm-up statistics
             info["compile_s"] = round(time.perf_counter() - t0, 3)
         return Prepared(run=run, info=info)
+
+    def cleanup(self) -> None:
+        """Restore the thread count that was in effect before this cell's prepare."""
+        if self._threads_before is not None:
+            torch.set_num_threads(self._threads_before)
+            self._threads_before = None

@@ -5,6 +5,7 @@ be run on a GPU box, whose results are exported to JSON and merged (`bench expor
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import time
 import warnings
@@ -13,8 +14,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from bench.fingerprint import host_fingerprint
-from devices.base import Device, Prepared, UnsupportedCell, check_dtype_layout
+from devices.base import Device, OptionAdder, Prepared, TargetText, UnsupportedCell, check_dtype_layout, fingerprint_text
+from devices.host import host_fingerprint
 
 
 def _driver_version() -> str | None:
@@ -75,14 +76,75 @@ def _capture_graph(model: nn.Module, x: torch.Tensor):
     return graph.replay, static_out
 
 
+class CudaFlags:
+    """Process-wide torch CUDA flags a cell needs, set for the cell and restored after it.
+
+    `apply()` remembers the values in effect at the first call and sets the wanted ones;
+    `restore()` puts the remembered values back. Only `torch.backends` attributes are touched,
+    so this works (and is tested) without a GPU.
+    """
+
+    def __init__(self, cudnn_benchmark: bool = True) -> None:
+        self.wanted = {"cudnn_benchmark": cudnn_benchmark}
+        self._saved: dict[str, Any] | None = None
+
+    def apply(self) -> None:
+        """Set the wanted flags, remembering the current ones unless already remembered."""
+        if self._saved is None:
+            self._saved = {"cudnn_benchmark": torch.backends.cudnn.benchmark}
+        torch.backends.cudnn.benchmark = self.wanted["cudnn_benchmark"]
+
+    def restore(self) -> None:
+        """Put back the flags in effect before `apply` (nothing when none are remembered)."""
+        if self._saved is not None:
+            torch.backends.cudnn.benchmark = self._saved["cudnn_benchmark"]
+            self._saved = None
+
+
 class CudaDevice(Device):
-    """torch on one CUDA GPU. `cuda_graph=True` times graph replay instead of eager launches."""
+    """torch on one CUDA GPU. `cuda_graph=True` times graph replay instead of eager launches.
+
+    `prepare` switches cuDNN autotuning on for the cell; `cleanup` restores the previous setting.
+    """
 
     name = "cuda"
+    title = "CUDA"
+    extra_hetconv_impls = ("grouped_streams",)
 
     def __init__(self, cuda_graph: bool = False, index: int = 0) -> None:
         self.cuda_graph = cuda_graph
         self.index = index
+        self.flags = CudaFlags(cudnn_benchmark=True)
+
+    @classmethod
+    def label(cls, fp: dict[str, Any]) -> str:
+        """'<GPU> (CUDA <version>)'; the host CPU when the fingerprint names no GPU."""
+        if fp.get("gpu_name"):
+            return f"{fp['gpu_name']} (CUDA {fp.get('cuda_version') or '?'})"
+        return super().label(fp)
+
+    @classmethod
+    def provenance(cls, fp: dict[str, Any], arch: str | None = None, machine: str | None = None) -> TargetText:
+        """'CUDA: torch on <GPU>'; report folders are named by the GPU alone."""
+        base = super().provenance(fp, arch, machine)
+        gpu = fingerprint_text(fp, "gpu_name", "gpu")
+        hardware = gpu or base.hardware
+        return TargetText(title=f"CUDA: torch on {hardware or machine or cls.label(fp)}", hardware=hardware,
+                          is_arm=base.is_arm, folder_arch=None)
+
+    @classmethod
+    def add_options(cls, parser: OptionAdder) -> None:
+        """--cuda-graph."""
+        parser.add_argument("--cuda-graph", action="store_true", help="cuda: time CUDA-graph replay instead of eager")
+
+    @classmethod
+    def from_options(cls, args: argparse.Namespace) -> CudaDevice:
+        """CudaDevice(cuda_graph=--cuda-graph)."""
+        return cls(cuda_graph=bool(args.cuda_graph))
+
+    def recorded_options(self) -> dict[str, Any]:
+        """{'cuda_graph': True} when graphs are replayed, else {}."""
+        return {"cuda_graph": True} if self.cuda_graph else {}
 
     def available(self) -> tuple[bool, str]:
         """CUDA needs a visible device and a CUDA build of torch."""
@@ -93,7 +155,11 @@ class CudaDevice(Device):
         return True, ""
 
     def fingerprint(self, threads: int | None = None) -> dict[str, Any]:
-        """Host facts plus GPU name, capability, driver, CUDA/cuDNN versions and precision flags."""
+        """Host facts plus GPU name, capability, driver, CUDA/cuDNN versions and precision flags.
+
+        Reads only. `cudnn_benchmark` records what `prepare` sets for every cell, not the
+        process's current value, so the record matches the runs.
+        """
         fp = host_fingerprint()
         props = torch.cuda.get_device_properties(self.index)
         fp.update(device="cuda", backend="torch eager" + (" + CUDA graph" if self.cuda_graph else ""),
@@ -102,8 +168,8 @@ class CudaDevice(Device):
                   driver_version=_driver_version(), cuda_version=torch.version.cuda,
                   cudnn_version=torch.backends.cudnn.version(), cuda_graph=self.cuda_graph,
                   threads=threads or torch.get_num_threads())
-        torch.backends.cudnn.benchmark = True  # what prepare() sets, so the record matches the runs
         fp.update(precision_settings())
+        fp["cudnn_benchmark"] = self.flags.wanted["cudnn_benchmark"]
         return fp
 
     def timer(self):
@@ -115,7 +181,8 @@ class CudaDevice(Device):
         return isinstance(exc, torch.cuda.OutOfMemoryError) or super().is_oom(exc)
 
     def cleanup(self) -> None:
-        """Free cached blocks so one cell's OOM does not poison the next."""
+        """Restore the cuDNN flags and free cached blocks so one cell's OOM does not poison the next."""
+        self.flags.restore()
         torch.cuda.empty_cache()
 
     def prepare(self, model: nn.Module, example: torch.Tensor, *, dtype: str = "fp32", layout: str = "nchw",
@@ -124,7 +191,7 @@ class CudaDevice(Device):
         tdtype, fmt = check_dtype_layout(dtype, layout)
         if tdtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
             raise UnsupportedCell("bf16 is not supported on this GPU")
-        torch.backends.cudnn.benchmark = True
+        self.flags.apply()
         dev = torch.device("cuda", self.index)
         model = model.eval().to(device=dev, dtype=tdtype, memory_format=fmt)
         x = example.to(device=dev, dtype=tdtype).contiguous(memory_format=fmt)

@@ -13,6 +13,7 @@ PyTorch Mobile's lite interpreter is deprecated and not used.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import re
 import shutil
@@ -26,8 +27,10 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from bench.fingerprint import host_fingerprint, is_arm
-from devices.base import Device, NumericsCheck, Prepared, UnsupportedCell, first_tensor, relative_error
+from devices.base import (Device, NumericsCheck, OptionAdder, Prepared, TargetText, UnsupportedCell,
+                          fingerprint_text, first_tensor, relative_error)
+from devices.errors import DeviceError
+from devices.host import host_fingerprint, is_arm, is_arm_arch
 
 NUMERICS_TOLERANCE = 1e-4  # max |pte - eager| / max |eager|
 XNNPACK_BACKEND = "XnnpackBackend"
@@ -63,6 +66,13 @@ def load_pte_method(pte: bytes):
 
     program = Runtime.get().load_program(pte)
     return program, program.load_method("forward")
+
+
+def xnnpack_threads() -> int:
+    """Current size of ExecuTorch's thread pool (used by XNNPACK); reads only."""
+    from executorch.extension.pybindings import portable_lib
+
+    return int(portable_lib._threadpool_get_thread_count())
 
 
 def set_xnnpack_threads(threads: int | None) -> int:
@@ -186,9 +196,62 @@ class MobileDevice(Device):
     """ExecuTorch + XNNPACK, timed on the host runtime or on an Android phone via `adb`."""
 
     name = "mobile"
+    title = "mobile (ExecuTorch XNNPACK)"
 
     def __init__(self, adb_runner: AdbRunner | None = None) -> None:
         self.adb_runner = adb_runner
+
+    @classmethod
+    def label(cls, fp: dict[str, Any]) -> str:
+        """The phone over adb, else 'XNNPACK on host|ARM <arch>: <cpu>': an x86 number never reads as ARM."""
+        if fp.get("android_model"):
+            return f"Android {fp['android_model']} ({fp.get('android_abi') or '?'}) via adb"
+        arch = fp.get("arch") or "?"
+        where = "ARM" if is_arm_arch(arch) else "host"
+        return f"XNNPACK on {where} {arch}: {fp.get('cpu_model') or 'unknown CPU'}"
+
+    @classmethod
+    def provenance(cls, fp: dict[str, Any], arch: str | None = None, machine: str | None = None) -> TargetText:
+        """Phone runs name the phone; host runs name the host CPU and say when it is not ARM."""
+        base = super().provenance(fp, arch, machine)
+        model = fingerprint_text(fp, "android_model")
+        if model:
+            abi = fingerprint_text(fp, "android_abi")
+            phone = f"{model} ({abi})" if abi else model
+            return TargetText(title=f"mobile target: ExecuTorch XNNPACK on Android {phone} via adb", hardware=phone,
+                              is_arm=True, folder_arch=None)
+        arch = base.folder_arch
+        note = None if base.is_arm else ("XNNPACK kernels timed on this x86 host through the ExecuTorch runtime; "
+                                         "these are not ARM latencies.")
+        return TargetText(title=f"mobile target: ExecuTorch XNNPACK on {base.hardware or machine or cls.label(fp)} "
+                                f"({arch})", hardware=base.hardware, is_arm=base.is_arm, folder_arch=arch, note=note)
+
+    @classmethod
+    def add_options(cls, parser: OptionAdder) -> None:
+        """--adb-runner and --adb-serial."""
+        parser.add_argument("--adb-runner", default=None,
+                            help="mobile: path to an Android executor_runner binary; times on the phone over adb")
+        parser.add_argument("--adb-serial", default=None, help="mobile: adb device serial (with --adb-runner)")
+
+    @classmethod
+    def from_options(cls, args: argparse.Namespace) -> MobileDevice:
+        """Host mode, or adb mode with --adb-runner [--adb-serial]."""
+        if args.adb_serial and not args.adb_runner:
+            raise DeviceError("--adb-serial needs --adb-runner PATH (an executor_runner built for the phone)")
+        if args.adb_runner:
+            return cls(adb_runner=AdbRunner(Path(args.adb_runner), serial=args.adb_serial))
+        return cls()
+
+    def recorded_options(self) -> dict[str, Any]:
+        """{'adb_runner': PATH} in adb mode, else {}."""
+        return {"adb_runner": str(self.adb_runner.runner_path)} if self.adb_runner is not None else {}
+
+    def notes(self, requested: str) -> list[str]:
+        """Asked for 'arm' on a non-ARM host without a phone: say what will really be measured."""
+        if requested.lower() == "arm" and self.adb_runner is None and not is_arm():
+            return ["this host is not ARM; --device arm measures ExecuTorch XNNPACK on this host "
+                    "and labels it as such (never as ARM)"]
+        return []
 
     def available(self) -> tuple[bool, str]:
         """executorch importable with the XNNPACK backend registered (and adb reachable in adb mode)."""
@@ -207,7 +270,8 @@ class MobileDevice(Device):
         return True, ""
 
     def fingerprint(self, threads: int | None = None) -> dict[str, Any]:
-        """Host facts plus ExecuTorch version, backend and where the .pte ran."""
+        """Host facts plus ExecuTorch version, backend and where the .pte ran (reads only; `prepare` sizes
+        the thread pool)."""
         fp = host_fingerprint()
         fp.update(device="mobile", backend="executorch xnnpack", executorch=executorch_version())
         if self.adb_runner is not None:
@@ -215,12 +279,12 @@ class MobileDevice(Device):
             fp["threads"] = threads
         else:
             fp.update(runtime="executorch python runtime on host", host_is_arm=is_arm(fp["arch"]),
-                      threads=set_xnnpack_threads(threads))
+                      threads=threads if threads is not None else xnnpack_threads())
         return fp
 
     def default_threads(self) -> int:
         """Current size of ExecuTorch's thread pool (the runner's own default in adb mode)."""
-        return set_xnnpack_threads(None)
+        return xnnpack_threads()
 
     def timer(self):
         """Host mode: perf_counter_ns around `execute`; adb mode: the runner's own timing."""

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from bench import defaults
 from bench.errors import BenchError
@@ -28,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Register `bench run`."""
     p = sub.add_parser("run", help="measure latency over a grid and store results", description=_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", required=True, help="cpu | cuda | mobile (alias arm)")
+    p.add_argument("--device", required=True, help=" | ".join(_device_choices()))
     p.add_argument("--models", default=defaults.DEFAULT_MODELS_KEYWORD,
                    help="model names or wildcards, comma-separated; 'default' = the HetConv CIFAR zoo "
                         "+ resnet18 + mobilenet_v2 (default)")
@@ -52,13 +51,43 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the newest run with the same device and settings, skipping finished cells")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (cpu/cuda)")
-    p.add_argument("--cuda-graph", action="store_true", help="cuda: time CUDA-graph replay instead of eager")
-    p.add_argument("--adb-runner", default=None,
-                   help="mobile: path to an Android executor_runner binary; times on the phone over adb")
-    p.add_argument("--adb-serial", default=None, help="mobile: adb device serial (with --adb-runner)")
+    _add_device_options(p)
     p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def _device_choices() -> list[str]:
+    from devices.registry import aliases, device_classes
+
+    return [n + "".join(f" (alias {a})" for a, target in aliases().items() if target == n) for n in device_classes()]
+
+
+class _OptionRecorder:
+    """Passed to `Device.add_options`: adds to a parser group and remembers which options it added."""
+
+    def __init__(self, group) -> None:
+        self.group = group
+        self.actions: list[argparse.Action] = []
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action:
+        """argparse's add_argument on the device's group."""
+        action = self.group.add_argument(*name_or_flags, **kwargs)
+        self.actions.append(action)
+        return action
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    """Every registered device's own options, each in its group; the owners are kept on the parser
+    (`_device_options`) so that an option given with another device is refused."""
+    from devices.registry import device_classes
+
+    owners: dict[str, list[argparse.Action]] = {}
+    for name, cls in device_classes().items():
+        recorder = _OptionRecorder(p.add_argument_group(f"{name} options"))
+        cls.add_options(recorder)
+        owners[name] = recorder.actions
+    p.set_defaults(_device_options=owners)
 
 
 def _int_arg(text: str, what: str) -> int:
@@ -111,28 +140,20 @@ def timing_settings(args: argparse.Namespace):
 
 
 def _device(args: argparse.Namespace):
-    from bench.fingerprint import is_arm
-    from devices.registry import canonical_name, get_device
+    """The device built from its own options (BenchError when another device's option is given)."""
+    from devices.registry import canonical_name, checked, device_class
 
     name = canonical_name(args.device)
-    options: dict = {}
-    if args.cuda_graph:
-        if name != "cuda":
-            raise BenchError("--cuda-graph needs --device cuda")
-        options["cuda_graph"] = True
-    if args.adb_runner or args.adb_serial:
-        if name != "mobile":
-            raise BenchError("--adb-runner/--adb-serial need --device mobile")
-        if not args.adb_runner:
-            raise BenchError("--adb-serial needs --adb-runner PATH (an executor_runner built for the phone)")
-        from devices.mobile import AdbRunner
-
-        options["adb_runner"] = AdbRunner(Path(args.adb_runner), serial=args.adb_serial)
-    if args.device.lower() == "arm" and not args.adb_runner and not is_arm():
-        print("bench: note: this host is not ARM; --device arm measures ExecuTorch XNNPACK on this host "
-              "and labels it as such (never as ARM)", file=sys.stderr)
-    recorded = {k: (str(v.runner_path) if k == "adb_runner" else v) for k, v in options.items()}
-    return get_device(name, **options), recorded
+    for owner, actions in getattr(args, "_device_options", {}).items():
+        if owner == name:
+            continue
+        for action in actions:
+            if getattr(args, action.dest) != action.default:
+                raise BenchError(f"{action.option_strings[0]} needs --device {owner}")
+    device = device_class(name).from_options(args)
+    for note in device.notes(args.device):
+        print(f"bench: note: {note}", file=sys.stderr)
+    return checked(device, name), device.recorded_options()
 
 
 def _summary_rows(report) -> list[dict]:
@@ -151,10 +172,9 @@ def _summary_rows(report) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Validate arguments, run the grid, print a summary; exit 0 even when some cells failed."""
-    from bench.fingerprint import machine_label
     from bench.runner import run_grid
     from bench.store import ResultStore
-    from devices.registry import canonical_name
+    from devices.registry import canonical_name, machine_label
 
     canonical_name(args.device)  # unknown device: fail before anything slow
     timing = timing_settings(args)

@@ -39,9 +39,8 @@ def header_items(s: ReportSlice) -> list[tuple[str, str]]:
         items.append(("Git commit", ", ".join(prov.git_commits)))
     if prov.run_ids:
         items.append(("Runs", ", ".join(prov.run_ids)))
-    if s.target == "mobile" and not prov.is_arm():
-        items.append(("Note", "XNNPACK kernels timed on this x86 host through the ExecuTorch runtime; "
-                              "these are not ARM latencies."))
+    if prov.note():
+        items.append(("Note", prov.note()))
     return items
 
 

@@ -3,7 +3,8 @@
 Read from the runs' fingerprints (JSON text in the store). Fingerprints are nested dicts whose
 exact keys belong to the store; this module only looks for well-known names (torch, python,
 executorch, cuda, ...) anywhere in them, so a renamed or missing field degrades to
-"unknown" instead of failing the report.
+"unknown" instead of failing the report. How a target and its hardware are named (titles,
+ARM or not, notes) is the target's own text, from `devices.registry.describer`.
 """
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from typing import Any
 
 import pandas as pd
 
+from devices.base import TargetText
+from devices.registry import describer
+
 # Version fields shown in every file, in this order; keys are matched after stripping "_version".
 VERSION_NAMES = ("torch", "torchvision", "python", "executorch", "cuda", "cudnn", "onednn", "mkldnn", "driver",
                  "android_release", "os")
 ARCH_VALUES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "arm64", "armv7l": "armv7l",
                "i686": "i686", "x86": "x86"}
-ARM_ARCHES = {"aarch64", "arm64", "armv7l"}
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -76,57 +79,54 @@ def arch_of(flat: dict[str, Any]) -> str:
     return "unknown"
 
 
-def _first(flats: list[dict[str, Any]], *names: str) -> str | None:
-    """The first non-empty value of any of `names` (matched on the last key component)."""
+def leaf_view(flats: list[dict[str, Any]]) -> dict[str, Any]:
+    """One dict keyed by each field's last key component (lower case): the first non-empty value
+    over `flats`, in order. What the target's `provenance` text reads."""
+    view: dict[str, Any] = {}
     for flat in flats:
         for key, value in flat.items():
-            if key.rsplit(".", 1)[-1].lower() in names and value not in (None, "") and not isinstance(value, bool):
-                return str(value)
-    return None
+            leaf = key.rsplit(".", 1)[-1].lower()
+            if leaf not in view and value not in (None, ""):
+                view[leaf] = value
+    return view
 
 
 @dataclass(frozen=True)
 class Provenance:
     """Machine, architecture, versions and measurement dates of one slice.
 
-    `machine` is the store's short label; `cpu`, `gpu` and `android` are the hardware names from
-    the fingerprint where it has them.
+    `machine` is the store's short label; `described` is the target's own text for the slice's
+    fingerprints (title, hardware name, ARM or not, note).
     """
 
     target: str
     machine: str
     arch: str
     dates: tuple[str, ...]
+    described: TargetText
     versions: dict[str, str] = field(default_factory=dict)
     git_commits: tuple[str, ...] = ()
     run_ids: tuple[str, ...] = ()
-    cpu: str | None = None
-    gpu: str | None = None
-    android: str | None = None  # "Pixel 7 (arm64-v8a)" when a phone ran the .pte over adb
 
     def hardware(self) -> str:
         """The name of what executed the model: phone, GPU or CPU (falls back to the machine label)."""
-        if self.target == "mobile" and self.android:
-            return self.android
-        if self.target == "cuda" and self.gpu:
-            return self.gpu
-        return self.cpu or self.machine
+        return self.described.hardware or self.machine
 
     def is_arm(self) -> bool:
         """Whether the measurement ran on ARM hardware (a phone, or an ARM host)."""
-        return bool(self.android) or self.arch in ARM_ARCHES
+        return self.described.is_arm
 
     def target_label(self) -> str:
         """How titles name the target. Mobile on a non-ARM host is XNNPACK on that host, never ARM."""
-        if self.target == "mobile":
-            if self.android:
-                return f"mobile target: ExecuTorch XNNPACK on Android {self.android} via adb"
-            return f"mobile target: ExecuTorch XNNPACK on {self.hardware()} ({self.arch})"
-        if self.target == "cpu":
-            return f"CPU: torch eager on {self.hardware()} ({self.arch})"
-        if self.target == "cuda":
-            return f"CUDA: torch on {self.hardware()}"
-        return f"{self.target} on {self.hardware()} ({self.arch})"
+        return self.described.title
+
+    def folder_arch(self) -> str | None:
+        """The architecture to add to the report folder name (None when the hardware name is enough)."""
+        return self.described.folder_arch
+
+    def note(self) -> str | None:
+        """The target's caveat for this slice (e.g. XNNPACK timed on x86, not ARM), if any."""
+        return self.described.note
 
     def date_text(self) -> str:
         """"2026-11-22", or a range when the rows come from runs on several days."""
@@ -177,23 +177,14 @@ def provenance_for(target: str, machine: str, rows: pd.DataFrame, runs: pd.DataF
     dates = {d for d in map(_date, rows.get("run_created_at", pd.Series(dtype=object))) if d}
     dates |= {d for d in map(_date, my_runs.get("created_at", pd.Series(dtype=object))) if d}
     commits = [str(c) for c in my_runs.get("git_commit", pd.Series(dtype=object)).dropna() if str(c)]
+    arch = " / ".join(sorted(arches)) or "unknown"
     return Provenance(
         target=target,
         machine=machine,
-        arch=" / ".join(sorted(arches)) or "unknown",
+        arch=arch,
         dates=tuple(sorted(dates)),
+        described=describer(target).provenance(leaf_view(flats), arch=arch, machine=machine),
         versions=_merge_versions([versions_of(f) for f in flats]),
         git_commits=tuple(dict.fromkeys(commits)),
         run_ids=tuple(str(r) for r in run_ids),
-        cpu=_first(flats, "cpu_model", "cpu"),
-        gpu=_first(flats, "gpu_name", "gpu"),
-        android=_android(flats),
     )
-
-
-def _android(flats: list[dict[str, Any]]) -> str | None:
-    model = _first(flats, "android_model")
-    if not model:
-        return None
-    abi = _first(flats, "android_abi")
-    return f"{model} ({abi})" if abi else model

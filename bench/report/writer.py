@@ -49,8 +49,7 @@ def machine_slug(hardware: str, arch: str | None = None) -> str:
 def target_folder(out: Path, s: ReportSlice) -> Path:
     """`<out>/<target>-<machine-slug>`, the machine named by the hardware that ran the model."""
     prov = s.provenance
-    arch = None if s.target == "cuda" or prov.android else prov.arch
-    return out / f"{s.target}-{machine_slug(prov.hardware(), arch)}"
+    return out / f"{s.target}-{machine_slug(prov.hardware(), prov.folder_arch())}"
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:
