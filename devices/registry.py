@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from devices.base import Device
 from devices.errors import DeviceError
+
+if TYPE_CHECKING:  # devices.base imports torch; the registry stays light until a device is loaded
+    from devices.base import Device
 
 
 @dataclass(frozen=True)
@@ -96,25 +98,26 @@ def device_classes() -> dict[str, type[Device]]:
     return {key: _load(key) for key in _ENTRIES}
 
 
-class _UnknownTarget(Device):
-    """Stands for a stored target this installation does not register: generic label and text only."""
-
-    def available(self) -> tuple[bool, str]:
-        """Never runnable here."""
-        return False, f"target '{self.name}' is not registered in this installation"
-
-    def fingerprint(self, threads: int | None = None) -> dict[str, Any]:
-        """Unused: unknown targets only label stored results."""
-        raise NotImplementedError
-
-    def prepare(self, model, example, *, dtype="fp32", layout="nchw", threads=None, compile=False):
-        """Unused: unknown targets only label stored results."""
-        raise NotImplementedError
-
-
 @lru_cache(maxsize=64)
 def _unknown(name: str) -> type[Device]:
-    return type(f"UnknownTarget_{name}", (_UnknownTarget,), {"name": name})
+    """A stand-in class for a stored target this installation does not register: generic text only."""
+    from devices.base import Device
+
+    class UnknownTarget(Device):
+        def available(self) -> tuple[bool, str]:
+            """Never runnable here."""
+            return False, f"target '{self.name}' is not registered in this installation"
+
+        def fingerprint(self, threads: int | None = None) -> dict[str, Any]:
+            """Unused: unknown targets only label stored results."""
+            raise NotImplementedError
+
+        def prepare(self, model, example, *, dtype="fp32", layout="nchw", threads=None, compile=False):
+            """Unused: unknown targets only label stored results."""
+            raise NotImplementedError
+
+    UnknownTarget.name = name
+    return UnknownTarget
 
 
 def describer(target: str) -> type[Device]:
