@@ -9,5 +9,7 @@
    `recorded_options` (its own `bench run` options) and `extra_hetconv_impls`;
 2. add one `register_device(...)` line in `devices/registry.py`;
 
-plus its tests. `bench run`, `bench report` and the store pick it up from the registry.
+plus its tests. `bench run`, `bench report` and the store pick it up from the registry. Import the
+target's own libraries inside its methods, not at module level: `bench run` loads every
+registered module to collect their options, also on machines without those libraries.
 """
