@@ -16,13 +16,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.report.provenance import Provenance, provenance_for
+from devices.registry import aliases
 
 # Settings that distinguish two results of the same model in one slice.
 CONFIG_COLUMNS = ("dtype", "layout", "impl", "threads", "compile")
 CELL_KEY = ("model", "target", "machine", "batch") + CONFIG_COLUMNS
 NO_IMPL = "-"
-# Older or hand-made stores may spell the mobile target by its alias; reports use one name.
-TARGET_ALIASES = {"arm": "mobile"}
+# Older or hand-made stores may spell a target by its alias ('arm'); reports use one name.
+TARGET_ALIASES = aliases()
 
 
 @dataclass(frozen=True)
