@@ -3,6 +3,9 @@
 Each command module defines `add_parser(subparsers)` (returning its parser) and
 `run(args) -> int`; the plain `run` functions are what tests call. Exit codes: 0 ok,
 1 regression / refuted claim where asked to gate, 2 usage or environment error.
+
+Start-up: only the command being run has its module imported (`bench --help` imports
+none); the others appear as placeholders with their one-line SUMMARIES.
 """
 from __future__ import annotations
 
@@ -29,6 +32,24 @@ COMMANDS = {
     "lowrank": "lowrank_cmd",
 }
 
+# `bench --help` lines, so that listing commands imports none of their modules;
+# tests/test_cli_startup.py keeps them equal to the help each module registers.
+SUMMARIES = {
+    "zoo": "list registered variants or show one's metadata",
+    "costs": "count MACs/params of variants (deploy form)",
+    "run": "measure latency over a grid and store results",
+    "results": "list stored results",
+    "export": "export runs to JSON",
+    "import": "merge a JSON export into the results database",
+    "fidelity": "compare our timing with torch.utils.benchmark; harness overhead",
+    "report": "write Pareto charts, tables and an HTML page from stored results",
+    "claim": "test a paper's speed claims with measurements (hetconv)",
+    "compare": "compare two runs; exit 1 on a latency regression",
+    "regress": "compare latency with a baseline git revision, interleaved on this machine",
+    "prune": "prune a zoo model to a MACs ratio (Torch-Pruning) and save it as a new variant",
+    "lowrank": "factorise a model's KxK convs to low rank and save it as a new variant",
+}
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with a single line (no usage dump) on a bad argument."""
@@ -38,16 +59,31 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every command registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; every command registered in full, or only command `only`.
+
+    With `only`, the other commands are placeholders (name and summary): enough for
+    `bench --help` and for argparse's "invalid choice" message, without importing them.
+    """
     parser = _Parser(prog="bench", description="zoobench: latency and cost benchmarks for efficient CNNs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, module in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=SUMMARIES.get(name), add_help=False)
+            continue
         mod = importlib.import_module(f"bench.commands.{module}")
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run)
     return parser
+
+
+def command_in(argv: list[str]) -> str:
+    """The command `argv` names ("" when none: then no command module needs importing)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     # fvcore and torch.jit print deprecation noise on every trace; it says nothing about the user's input
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    parser = build_parser()
+    parser = build_parser(command_in(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)

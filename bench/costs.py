@@ -160,11 +160,14 @@ def example_input(name: str, batch: int = 1) -> torch.Tensor:
     return torch.randn(batch, c, h, w, generator=gen)
 
 
-def _costs_worker_init() -> None:
+def _costs_worker_init(saved_specs: list | None = None) -> None:
     # the CLI's warning filters do not reach spawned workers; fvcore's jit deprecation noise says nothing
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     import zoo  # noqa: F401 - registers every family in the worker
+    from zoo.derived import register_saved_specs
+
+    register_saved_specs(saved_specs or [])  # the parent's saved variants: `import zoo` loads none
 
     torch.set_num_threads(1)  # one process per core
 
@@ -190,8 +193,11 @@ def many_model_costs(names: list[str], impl: str | None = None, jobs: int = 1,
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    from zoo.derived import saved_variant_specs
+
     # spawn, not fork: a forked child of a process that already ran OpenMP work can hang
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_costs_worker_init) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_costs_worker_init,
+                             initargs=(saved_variant_specs(names),)) as pool:
         futures = [pool.submit(_costs_row, (n, impl)) for n in names]
         for f in futures:
             f.add_done_callback(lambda _f: on_done() if on_done else None)

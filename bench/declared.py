@@ -78,3 +78,10 @@ def format_diff(diffs: list[CostDiff], missing: list[str]) -> str:
     if missing:
         lines.append(f"{len(missing)} model(s) not in the declared table: {', '.join(missing)}")
     return "\n".join(lines)
+
+
+def format_saved(names: Iterable[str]) -> str:
+    """The note listing saved variants apart from the declared zoo (they are never declared or checked)."""
+    names = list(names)
+    return (f"note: {len(names)} saved variant(s) not checked (bench prune / lowrank output, not part of the "
+            f"declared zoo): {', '.join(names)}")

@@ -1,11 +1,15 @@
 """Shared pytest fixtures and settings."""
 import os
+import tempfile
 
 import pytest
 import torch
 
 # Tests run on whatever cores CI has; fix threads so timings inside tests do not fight each other.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Tests (and the CLI subprocesses they start) never load the user's saved variants from the checkout's
+# bench-out/variants or $ZOOBENCH_VARIANTS: a folder that does not exist, unless a test names its own.
+os.environ["ZOOBENCH_VARIANTS"] = os.path.join(tempfile.mkdtemp(prefix="zoobench-tests-"), "no-variants")
 
 
 @pytest.fixture(autouse=True)

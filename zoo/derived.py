@@ -10,8 +10,10 @@ The spec is the commit point: the weights are written first under a fresh name, 
 spec replaces any old one atomically (os.replace), then old weights are removed. A command
 that fails part-way leaves either the old variant or nothing, never half a variant.
 
-Importing `zoo` registers every spec found (after the families, so parents exist); a spec
-that cannot be read is skipped with a one-line warning instead of breaking the import.
+Nothing is registered on `import zoo`: commands that take model names call
+`load_saved_variants(folder)` (see `bench.model_args`). A spec that cannot be read is
+skipped with a warning instead of breaking the command. This module imports torch only
+where weights are read or written, so listing saved variants stays cheap.
 """
 from __future__ import annotations
 
@@ -24,14 +26,15 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import torch
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any
 
 from zoo.meta import ModelMeta, Reported
 from zoo.papers import DEPGRAPH, LRPET
-from zoo.registry import get_entry, list_models, register_variant, unregister_model
+from zoo.registry import get_entry, has_builder, list_models, register_variant, unregister_model
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
 ENV_VAR = "ZOOBENCH_VARIANTS"
 DEFAULT_DIR = Path("bench-out") / "variants"
@@ -39,14 +42,19 @@ SPEC_FORMAT = 1
 KINDS = ("pruned", "lowrank")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
 
-# width attributes of the layer types a structural pruner resizes
-_WIDTH_ATTRS: tuple[tuple[type, tuple[str, ...]], ...] = (
-    (nn.modules.conv._ConvNd, ("in_channels", "out_channels", "groups")),
-    (nn.Linear, ("in_features", "out_features")),
-    (nn.modules.batchnorm._BatchNorm, ("num_features",)),
-    (nn.GroupNorm, ("num_groups", "num_channels")),
-    (nn.LayerNorm, ("normalized_shape",)),
-)
+
+
+def _width_attrs_by_type() -> tuple[tuple[type, tuple[str, ...]], ...]:
+    """Width attributes of the layer types a structural pruner resizes."""
+    import torch.nn as nn
+
+    return (
+        (nn.modules.conv._ConvNd, ("in_channels", "out_channels", "groups")),
+        (nn.Linear, ("in_features", "out_features")),
+        (nn.modules.batchnorm._BatchNorm, ("num_features",)),
+        (nn.GroupNorm, ("num_groups", "num_channels")),
+        (nn.LayerNorm, ("normalized_shape",)),
+    )
 
 
 def variants_dir() -> Path:
@@ -82,7 +90,14 @@ class DerivedSpec:
         if data.get("format") != SPEC_FORMAT:
             raise ValueError(f"unsupported spec format {data.get('format')!r}")
         known = set(cls.__dataclass_fields__)
-        spec = cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            spec = cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as exc:  # a missing required field
+            raise ValueError(str(exc).replace("__init__() ", "")) from None
+        for attr, kind in (("parent", str), ("method", dict), ("resized", dict), ("lowrank_ranks", dict),
+                           ("costs", dict), ("weights", str), ("weights_sha256", str)):
+            if not isinstance(getattr(spec, attr), kind):
+                raise ValueError(f"field {attr!r} must be a {kind.__name__}")
         if not NAME_PATTERN.match(str(spec.name)):
             raise ValueError(f"invalid variant name {spec.name!r}")
         if spec.kind not in KINDS:
@@ -100,7 +115,7 @@ class DerivedSpec:
 # --------------------------------------------------------------------------- structure
 def width_attrs(module: nn.Module) -> dict[str, Any] | None:
     """The width attributes of a resizable layer, or None for other modules."""
-    for cls, names in _WIDTH_ATTRS:
+    for cls, names in _width_attrs_by_type():
         if isinstance(module, cls):
             return {n: list(v) if isinstance(v, tuple) else v for n, v in ((n, getattr(module, n)) for n in names)}
     return None
@@ -119,6 +134,9 @@ def structure_diff(reference: nn.Module, model: nn.Module) -> dict[str, dict[str
 
 def apply_structure(model: nn.Module, resized: dict[str, dict[str, Any]], state: dict[str, torch.Tensor]) -> None:
     """Resize `model`'s layers to `resized` and its tensors to `state`'s shapes, then load `state` strictly."""
+    import torch
+    import torch.nn as nn
+
     for name, attrs in resized.items():
         mod = model.get_submodule(name)
         for attr, value in attrs.items():
@@ -162,6 +180,8 @@ def read_spec(path: Path) -> DerivedSpec:
 
 def load_weights(spec: DerivedSpec, folder: Path) -> dict[str, torch.Tensor]:
     """The variant's state_dict, checked against the SHA-256 in its spec."""
+    import torch
+
     path = folder / spec.weights
     try:
         data = path.read_bytes()
@@ -185,6 +205,8 @@ def save_variant(spec: DerivedSpec, model: nn.Module, folder: Path | None = None
     Fills spec.weights, weights_sha256 and created. FileExistsError if the variant exists and
     not `overwrite`. On any failure the folder is left as it was.
     """
+    import torch
+
     folder = folder or variants_dir()
     folder.mkdir(parents=True, exist_ok=True)
     final = spec_path(spec.name, folder)
@@ -242,31 +264,52 @@ def derived_meta(spec: DerivedSpec) -> ModelMeta:
         notes=spec.describe(), parent=spec.parent)
 
 
+class SavedVariantBuilder:
+    """Builder of a saved variant: rebuilds it from its spec and weights file on each call.
+
+    A class rather than a closure so that it pickles: worker processes (`bench costs --jobs`)
+    re-register the parent process's saved variants from these (`saved_variant_specs`).
+    """
+
+    def __init__(self, spec: DerivedSpec, folder: Path) -> None:
+        self.spec, self.folder = spec, folder
+        self.__name__ = spec.name
+
+    def __call__(self, **overrides) -> nn.Module:
+        if overrides:
+            raise TypeError(f"derived variant '{self.spec.name}' takes no build overrides ({', '.join(overrides)})")
+        return rebuild(self.spec, load_weights(self.spec, self.folder))
+
+
 def register_spec(spec: DerivedSpec, folder: Path | None = None, replace: bool = False) -> None:
     """Register a saved variant; its builder rebuilds it from disk on each call."""
     folder = folder or variants_dir()
     meta = derived_meta(spec)
-
-    def build(**overrides) -> nn.Module:
-        if overrides:
-            raise TypeError(f"derived variant '{spec.name}' takes no build overrides ({', '.join(overrides)})")
-        return rebuild(spec, load_weights(spec, folder))
-
-    build.__name__ = spec.name
     if replace and spec.name in list_models(tag="derived"):
         unregister_model(spec.name)
-    register_variant(spec.name, build, meta)
+    register_variant(spec.name, SavedVariantBuilder(spec, folder), meta)
 
 
-def load_saved_variants(folder: Path | None = None) -> list[str]:
-    """Register every readable spec in `folder`; warns (one line each) and skips the others.
+def _registered_spec(name: str) -> tuple[DerivedSpec, Path] | None:
+    """(spec, folder) of saved variant `name` if it is registered, else None."""
+    if name not in list_models(tag="derived") or not has_builder(name):
+        return None
+    builder = get_entry(name).builder
+    return (builder.spec, builder.folder) if isinstance(builder, SavedVariantBuilder) else None
 
-    A spec whose parent is itself a derived variant is registered once that parent is.
+
+def scan_saved_variants(folder: Path | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    """Register every readable spec in `folder`: (names available from it, [(file or name, why skipped)]).
+
+    Emits no warning (callers decide how to report the skipped ones). A spec whose parent is
+    itself a derived variant is registered once that parent is. Loading the same folder twice
+    is harmless: a variant already registered from the same spec is kept, a changed one replaced.
     """
-    folder = folder or variants_dir()
+    folder = Path(folder or variants_dir())
     if not folder.is_dir():
-        return []
+        return [], []
     pending: dict[str, DerivedSpec] = {}
+    skipped: list[tuple[str, str]] = []
     for path in sorted(folder.glob("*.json")):
         try:
             spec = read_spec(path)
@@ -274,8 +317,8 @@ def load_saved_variants(folder: Path | None = None) -> list[str]:
                 raise ValueError(f"file name does not match variant name {spec.name!r}")
             pending[spec.name] = spec
         except ValueError as exc:
-            warnings.warn(f"zoobench: skipping derived variant {path}: {exc}", stacklevel=2)
-    registered: list[str] = []
+            skipped.append((str(path), str(exc)))
+    available: list[str] = []
     known = set(list_models())
     while pending:
         ready = [s for s in pending.values() if s.parent in known]
@@ -283,16 +326,49 @@ def load_saved_variants(folder: Path | None = None) -> list[str]:
             break
         for spec in ready:
             del pending[spec.name]
-            if spec.name in known:
-                warnings.warn(f"zoobench: skipping derived variant {spec.name}: name already registered", stacklevel=2)
+            current = _registered_spec(spec.name)
+            if spec.name in known and current is None:
+                skipped.append((spec.name, "name already registered"))
                 continue
-            register_spec(spec, folder)
+            if current is not None and current == (spec, folder):
+                available.append(spec.name)
+                continue
+            try:
+                register_spec(spec, folder, replace=True)
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a spec is data: never fatal
+                skipped.append((spec.name, f"cannot register: {exc}"))
+                continue
             known.add(spec.name)
-            registered.append(spec.name)
-    for spec in pending.values():
-        warnings.warn(f"zoobench: skipping derived variant {spec.name}: parent '{spec.parent}' is not registered",
-                      stacklevel=2)
-    return registered
+            available.append(spec.name)
+    skipped += [(s.name, f"parent '{s.parent}' is not registered") for s in pending.values()]
+    return available, skipped
 
 
-load_saved_variants()
+def load_saved_variants(folder: Path | None = None) -> list[str]:
+    """Register every readable spec in `folder` (see `scan_saved_variants`); warns once per skipped spec."""
+    available, skipped = scan_saved_variants(folder)
+    for what, why in skipped:
+        warnings.warn(f"zoobench: skipping derived variant {what}: {why}", stacklevel=2)
+    return available
+
+
+def saved_variant_specs(names: list[str]) -> list[tuple[DerivedSpec, Path]]:
+    """(spec, folder) of the saved variants among `names` and of their saved ancestors, parents first."""
+    out: list[tuple[DerivedSpec, Path]] = []
+
+    def add(name: str) -> None:
+        found = _registered_spec(name)
+        if found is None or found in out:
+            return
+        add(found[0].parent)
+        out.append(found)
+
+    for name in names:
+        add(name)
+    return out
+
+
+def register_saved_specs(specs: list[tuple[DerivedSpec, Path]]) -> None:
+    """Register `saved_variant_specs(...)` output in another process (parents first, replacing)."""
+    for spec, folder in specs:
+        register_spec(spec, folder, replace=True)

@@ -3,18 +3,24 @@
 A builder is a plain function returning an `nn.Module`; `register_model(meta)` records it
 under its own name with frozen `ModelMeta`. Registering a name twice is an error, so two
 families can never silently shadow each other.
+
+Names and metadata can also be *declared* before their builder exists (`declare_variant`,
+used by `zoo.catalog` so that `import zoo` needs neither torch nor timm): a declared entry
+records the module whose import registers its builder, and the first build imports it.
 """
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
-
-import torch.nn as nn
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from zoo.meta import ModelMeta
+
+if TYPE_CHECKING:  # torch is imported by builders only: listing names must not pay for it
+    import torch.nn as nn
 
 
 class UnknownModelError(KeyError):
@@ -26,40 +32,76 @@ class UnknownModelError(KeyError):
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered variant: its name, builder and metadata."""
+    """A registered variant: its name, metadata and the module that registers its builder."""
 
     name: str
-    builder: Callable[..., nn.Module]
     meta: ModelMeta
+    module: str
 
-    def build(self, **overrides) -> nn.Module:
+    @property
+    def builder(self) -> Callable[..., "nn.Module"]:
+        """The builder; a declared entry's module is imported on first use (it registers the builder)."""
+        if self.name not in _BUILDERS:
+            importlib.import_module(self.module)
+            if self.name not in _BUILDERS:
+                raise RuntimeError(f"importing {self.module} did not register model '{self.name}' "
+                                   "(stale zoo catalog? run `bench zoo catalog --update`)")
+        return _BUILDERS[self.name]
+
+    def build(self, **overrides) -> "nn.Module":
         """Build the model in its train form (random weights)."""
         return self.builder(**overrides)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
+_BUILDERS: dict[str, Callable[..., "nn.Module"]] = {}  # name -> builder, for entries whose module is imported
 
 
-def register_model(meta: ModelMeta) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_model(meta: ModelMeta) -> Callable[[Callable[..., "nn.Module"]], Callable[..., "nn.Module"]]:
     """Decorator: register `fn` under `fn.__name__` with `meta`. Duplicates raise ValueError."""
 
-    def decorate(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    def decorate(fn: Callable[..., "nn.Module"]) -> Callable[..., "nn.Module"]:
         register_variant(fn.__name__, fn, meta)
         return fn
 
     return decorate
 
 
-def register_variant(name: str, builder: Callable[..., nn.Module], meta: ModelMeta) -> None:
-    """Register `builder` under an explicit `name` (for variant tables). Duplicates raise ValueError."""
+def register_variant(name: str, builder: Callable[..., "nn.Module"], meta: ModelMeta) -> None:
+    """Register `builder` under an explicit `name` (for variant tables). Duplicates raise ValueError.
+
+    A name declared by the same module (`declare_variant`) gets its builder attached; the
+    metadata the code gives wins over the declared copy.
+    """
+    module = getattr(builder, "__module__", None) or ""
+    old = _REGISTRY.get(name)
+    if old is not None and (name in _BUILDERS or old.module != module):
+        raise ValueError(f"model '{name}' is already registered")
+    _REGISTRY[name] = ModelEntry(name=name, meta=meta, module=module)
+    _BUILDERS[name] = builder
+
+
+def declare_variant(name: str, module: str, meta: ModelMeta) -> None:
+    """Record `name` and its metadata before its builder: importing `module` registers the builder."""
     if name in _REGISTRY:
         raise ValueError(f"model '{name}' is already registered")
-    _REGISTRY[name] = ModelEntry(name=name, builder=builder, meta=meta)
+    _REGISTRY[name] = ModelEntry(name=name, meta=meta, module=module)
+
+
+def all_entries() -> list[ModelEntry]:
+    """Every registered entry, in registration order."""
+    return list(_REGISTRY.values())
+
+
+def has_builder(name: str) -> bool:
+    """Whether `name`'s builder is registered (False for a declared entry whose module is not imported)."""
+    return name in _BUILDERS
 
 
 def unregister_model(name: str) -> None:
     """Remove a variant (used for derived variants that are deleted, and by tests)."""
     _REGISTRY.pop(name, None)
+    _BUILDERS.pop(name, None)
 
 
 def natural_key(name: str) -> list:
@@ -110,7 +152,7 @@ def get_entry(name: str) -> ModelEntry:
         raise UnknownModelError(f"unknown model '{name}'{hint}") from None
 
 
-def get_model(name: str, **overrides) -> nn.Module:
+def get_model(name: str, **overrides) -> "nn.Module":
     """Build variant `name` (train form, random weights); overrides go to the builder."""
     return get_entry(name).build(**overrides)
 

@@ -6,6 +6,7 @@ import os
 import sys
 
 from bench.errors import BenchError
+from bench.model_args import add_variants_option, load_variants
 from bench.output import FORMATS, render
 
 COLUMNS = ["name", "family", "input_size", "macs", "executed_macs", "params", "other_ops", "activations",
@@ -20,9 +21,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("pattern", nargs="?", default="*", help="model name or wildcard(s), comma-separated")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--impl", help="HetConv implementation to count (default: each model's own)")
-    p.add_argument("--check", action="store_true", help="compare with the declared-costs table; exit 1 on change")
-    p.add_argument("--update", action="store_true", help="rewrite the declared-costs table for the selected models")
+    p.add_argument("--check", action="store_true",
+                   help="compare the zoo's models with the declared-costs table; exit 1 on change (saved variants "
+                        "are listed apart, never checked)")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite the declared-costs table for the selected zoo models (saved variants are never "
+                        "declared) and regenerate the zoo catalog")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_variants_option(p)
     p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                    help="worker processes (default: cores, at most 4; 1 = in this process)")
     return p
@@ -38,10 +44,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.impl and args.impl not in IMPLS:
         raise BenchError(f"unknown HetConv impl '{args.impl}'; choose from {', '.join(IMPLS)}")
+    load_variants(args)
     try:
         names = zoo.list_models() if args.pattern == "*" else zoo.resolve_patterns(args.pattern)
     except UnknownModelError as exc:
         raise BenchError(str(exc)) from None
+    saved: list[str] = []
+    if args.check or args.update:
+        # saved variants are the user's, not the zoo's: never declared, never counted here, never a reason to fail
+        derived = set(zoo.list_models(tag="derived"))
+        saved = [n for n in names if n in derived]
+        names = [n for n in names if n not in derived]
     from tqdm import tqdm
 
     if args.jobs < 1:
@@ -50,16 +63,23 @@ def run(args: argparse.Namespace) -> int:
               disable=args.no_progress or not sys.stderr.isatty()) as bar:
         rows = many_model_costs(names, impl=args.impl, jobs=args.jobs, on_done=lambda: bar.update(1))
     if args.update:
+        from zoo import catalog
+
         path = declared.update(rows)
         print(f"updated {len(rows)} rows in {path}", file=sys.stderr)
+        print(f"regenerated {catalog.write()}", file=sys.stderr)
+        if saved:
+            print(declared.format_saved(saved), file=sys.stderr)
         return 0
     if args.check:
         diffs, missing = declared.check(rows)
         if diffs or missing:
             print(declared.format_diff(diffs, missing))
-            return 1
-        print(f"declared costs unchanged for {len(rows)} models")
-        return 0
+        else:
+            print(f"declared costs unchanged for {len(rows)} models")
+        if saved:
+            print(declared.format_saved(saved))
+        return 1 if diffs or missing else 0
     if args.format == "table":
         print(f"# {CONVENTION}")
     print(render(rows, COLUMNS, args.format))

@@ -12,6 +12,7 @@ from pathlib import Path
 from bench.commands.prune_cmd import (SUMMARY_COLUMNS, build_parent, check_variant_name, percent_label,
                                       resolve_parent, save_derived)
 from bench.errors import BenchError
+from bench.model_args import add_variants_option, load_variants, variants_folder
 from bench.output import FORMATS, render
 
 
@@ -33,21 +34,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--name", help="variant name (default: MODEL_lowrank_rPCT or MODEL_lowrank_ePCT)")
     p.add_argument("--force", action="store_true", help="replace a derived variant of the same name")
     p.add_argument("--format", choices=FORMATS, default="table")
+    add_variants_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Factorise, save, register and print a summary row."""
-    import zoo  # noqa: F401 - registers the families and saved variants
     from zoo.derived import DerivedSpec
     from zoo.lowrank import factorize_model
 
     flag, value = ("--rank-ratio", args.rank_ratio) if args.rank_ratio is not None else ("--energy", args.energy)
     if not 0 < value < 1:
         raise BenchError(f"{flag} must be in (0, 1), got {value}")
+    load_variants(args)  # a saved variant can be the parent; existing names must be known
     entry = resolve_parent(args.model)
     name = args.name or f"{entry.name}_lowrank_{flag[2]}{percent_label(value)}"
-    check_variant_name(name, args.force)
+    check_variant_name(name, args.force, variants_folder(args))
     model = build_parent(entry, args.checkpoint)
     ranks = factorize_model(model, rank_ratio=args.rank_ratio, energy=args.energy)
     if not ranks:
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     spec = DerivedSpec(name=name, parent=entry.name, kind="lowrank", lowrank_ranks=ranks, method=dict(
         rank_ratio=args.rank_ratio, energy=args.energy, factorised_layers=len(ranks),
         checkpoint=str(args.checkpoint) if args.checkpoint else None))
-    row = save_derived(spec, model, args.force)
+    row = save_derived(spec, model, args.force, variants_folder(args))
     if args.energy is not None and args.checkpoint is None:
         print("note: ranks chosen from random weights (no --checkpoint): they say nothing about a trained model",
               file=sys.stderr)

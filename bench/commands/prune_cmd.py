@@ -10,10 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch.nn as nn
+from typing import TYPE_CHECKING
 
 from bench.errors import BenchError
+from bench.model_args import add_variants_option, load_variants, variants_folder
 from bench.output import FORMATS, render
+
+if TYPE_CHECKING:  # torch is imported by `run`, not when the parser is built
+    import torch.nn as nn
 
 MAX_RELATIVE_ERROR = 0.03  # a variant named "macs50" has 0.485 .. 0.515 of its parent's MACs
 SUMMARY_COLUMNS = ["name", "parent", "macs", "parent_macs", "macs_ratio", "params", "parent_params", "spec"]
@@ -45,6 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random criterion and Taylor's synthetic batch")
     p.add_argument("--force", action="store_true", help="replace a derived variant of the same name")
     p.add_argument("--format", choices=FORMATS, default="table")
+    add_variants_option(p)
     return p
 
 
@@ -63,8 +68,8 @@ def resolve_parent(name: str):
         raise BenchError(str(exc)) from None
 
 
-def check_variant_name(name: str, force: bool) -> None:
-    """BenchError if `name` is not a valid new derived-variant name."""
+def check_variant_name(name: str, force: bool, folder: Path | None = None) -> None:
+    """BenchError if `name` is not a valid new derived-variant name (in `folder`, default: the variants folder)."""
     from zoo import derived
     from zoo.registry import list_models
 
@@ -72,8 +77,9 @@ def check_variant_name(name: str, force: bool) -> None:
         raise BenchError(f"invalid variant name '{name}': use letters, digits, '_', '.', '-' (at most 120)")
     if name in list_models() and name not in list_models(tag="derived"):
         raise BenchError(f"'{name}' is a zoo model; choose another --name")
-    if derived.spec_path(name).exists() and not force:
-        raise BenchError(f"variant '{name}' already exists in {derived.variants_dir()}; pass --force to replace it")
+    folder = folder or derived.variants_dir()
+    if derived.spec_path(name, folder).exists() and not force:
+        raise BenchError(f"variant '{name}' already exists in {folder}; pass --force to replace it")
 
 
 def build_parent(entry, checkpoint: Path | None) -> nn.Module:
@@ -86,8 +92,8 @@ def build_parent(entry, checkpoint: Path | None) -> nn.Module:
     return model.eval()
 
 
-def save_derived(spec, model: nn.Module, force: bool) -> dict:
-    """Save and register `model` as derived variant `spec`, check it rebuilds identically; summary row.
+def save_derived(spec, model: nn.Module, force: bool, folder: Path | None = None) -> dict:
+    """Save `model` as derived variant `spec` in `folder` and register it, check it rebuilds identically; summary row.
 
     On any failure nothing stays on disk or in the registry.
     """
@@ -98,6 +104,7 @@ def save_derived(spec, model: nn.Module, force: bool) -> dict:
     from zoo.layers.reparam import deploy_form
     from zoo.lowrank import factorize_model
 
+    folder = folder or derived.variants_dir()
     example = example_input(spec.parent)
     reference = derived.get_entry(spec.parent).build()
     if spec.lowrank_ranks:
@@ -108,21 +115,21 @@ def save_derived(spec, model: nn.Module, force: bool) -> dict:
     spec.costs = dict(macs=counts["macs"], params=counts["params"], parent_macs=parent.macs,
                       parent_params=parent.params)
     try:
-        path = derived.save_variant(spec, model, overwrite=force)
+        path = derived.save_variant(spec, model, folder, overwrite=force)
     except FileExistsError as exc:
         raise BenchError(str(exc)) from None
     except OSError as exc:  # save_variant has already cleaned up
-        raise BenchError(f"could not save variant '{spec.name}' in {derived.variants_dir()}: "
+        raise BenchError(f"could not save variant '{spec.name}' in {folder}: "
                          f"{exc.strerror or exc}") from None
     try:
-        derived.register_spec(spec, replace=True)
+        derived.register_spec(spec, folder, replace=True)
         rebuilt = derived.get_entry(spec.name).build()
         with torch.no_grad():
             same = torch.equal(rebuilt(example), model.eval()(example))
         if not same:
             raise BenchError(f"variant '{spec.name}' does not rebuild to the same function; not saved")
     except BaseException:
-        derived.delete_variant(spec.name)
+        derived.delete_variant(spec.name, folder)
         raise
     return dict(name=spec.name, parent=spec.parent, macs=spec.costs["macs"], parent_macs=parent.macs,
                 macs_ratio=round(spec.costs["macs"] / parent.macs, 4), params=spec.costs["params"],
@@ -131,7 +138,6 @@ def save_derived(spec, model: nn.Module, force: bool) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Prune, save, register and print a summary row."""
-    import zoo  # noqa: F401 - registers the families and saved variants
     from bench.costs import example_input
     from bench.pruning import prune_to_macs
     from zoo.derived import DerivedSpec
@@ -140,10 +146,11 @@ def run(args: argparse.Namespace) -> int:
         raise BenchError(f"--macs-ratio must be in (0, 1), got {args.macs_ratio}")
     if args.round_to is not None and args.round_to < 1:
         raise BenchError(f"--round-to must be a positive integer, got {args.round_to}")
+    load_variants(args)  # a saved variant can be the parent; existing names must be known
     entry = resolve_parent(args.model)
     name = args.name or (f"{entry.name}_prune_{args.criterion}_macs{percent_label(args.macs_ratio)}"
                          + (f"_r{args.round_to}" if args.round_to else "") + ("_global" if args.scope == "global" else ""))
-    check_variant_name(name, args.force)
+    check_variant_name(name, args.force, variants_folder(args))
     model = build_parent(entry, args.checkpoint)
     outcome = prune_to_macs(model, example_input(entry.name), args.criterion, args.macs_ratio,
                             round_to=args.round_to, scope=args.scope, seed=args.seed)
@@ -156,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         criterion=args.criterion, macs_ratio=args.macs_ratio, round_to=args.round_to, scope=args.scope,
         seed=args.seed, checkpoint=str(args.checkpoint) if args.checkpoint else None,
         channel_ratio=round(outcome.channel_ratio, 6), frozen_layers=outcome.frozen))
-    row = save_derived(spec, outcome.model, args.force)
+    row = save_derived(spec, outcome.model, args.force, variants_folder(args))
     if args.checkpoint is None and args.criterion != "random":
         print("note: random weights (no --checkpoint): the kept channels, and with --scope global the widths, "
               "say nothing about a trained model", file=sys.stderr)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from bench import defaults
 from bench.errors import BenchError
+from bench.model_args import add_variants_option, load_variants
 from bench.output import FORMATS, render
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     _add_device_options(p)
     p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_variants_option(p)
     return p
 
 
@@ -112,6 +114,7 @@ def build_grid(args: argparse.Namespace, default_threads: Callable[[], int]) -> 
     layouts = parse_choice_list(args.layout, LAYOUTS, "layout")
     impls = parse_choice_list(args.impl, IMPLS, "impl") if args.impl else (None,)
     threads = parse_int_list(args.threads, "threads") if args.threads else (default_threads(),)
+    load_variants(args)  # saved variants (bench prune / lowrank) are registered only on request
     if args.models.strip() == defaults.DEFAULT_MODELS_KEYWORD:
         models = list(defaults.DEFAULT_MODELS)
     else:
