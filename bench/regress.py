@@ -387,9 +387,14 @@ def regress(ref: str, settings: RegressSettings, out_dir: Path, thresholds: Thre
 
     if settings.rounds < 1:
         raise BenchError(f"--rounds: {settings.rounds} must be >= 1")
+    # Everything that can be refused is checked before OUT is touched: a typo in --baseline must not
+    # cost the previous regress's results.
+    resolve_ref(ref, repo)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BenchError(f"--out: {out_dir} exists and is not a directory")
     t0 = time.perf_counter()
-    dbs = _prepare_out_dir(out_dir)
     with baseline_worktree(ref, repo) as base_rev:
+        dbs = _prepare_out_dir(out_dir)
         revisions = {BASE: base_rev, NEW: Revision(NEW, "working tree", repo, git_commit())}
         log(f"baseline {ref} = {base_rev.commit[:12]} checked out in {base_rev.root}")
         for i in range(settings.rounds):

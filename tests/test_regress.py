@@ -282,3 +282,25 @@ def test_pytest_benchmark_module_runs(tmp_path):
                            "-p", "no:cacheprovider"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout
+
+
+def test_bad_baseline_leaves_earlier_results_in_out_dir(repo, tmp_path, capsys):
+    out = tmp_path / "out"
+    regress("HEAD", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker, log=lambda _: None)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "base.sqlite" in before
+    with pytest.raises(BenchError, match="unknown git revision 'nope'"):
+        regress("nope", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker, log=lambda _: None)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # the CLI checks the ref before the out folder too
+    assert main(["regress", "--baseline", "no-such-ref-xyz", "--models", "resnet20_cifar", "--out", str(out)]) == 2
+    assert "unknown git revision" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_out_path_that_is_a_file_is_refused(repo, tmp_path):
+    out = tmp_path / "out"
+    out.write_text("keep me")
+    with pytest.raises(BenchError, match="not a directory"):
+        regress("HEAD", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker, log=lambda _: None)
+    assert out.read_text() == "keep me"
