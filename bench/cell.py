@@ -47,10 +47,9 @@ class Cell:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "Cell":
         """A Cell from any mapping with the cell fields (a store row, a JSON key); NaN/None threads -> None."""
-        threads = values.get("threads")
-        if threads is not None and not (isinstance(threads, float) and threads != threads):
-            threads = int(threads)
-        else:
+        try:
+            threads = None if values.get("threads") is None else int(values["threads"])
+        except (TypeError, ValueError):  # NaN / pandas NA from a frame: not recorded
             threads = None
         return cls(model=str(values["model"]), batch=int(values["batch"]), dtype=str(values["dtype"]),
                    layout=str(values["layout"]), impl=values.get("impl") or None, threads=threads,

@@ -4,9 +4,9 @@ A CPU hog during one side of a comparison shows up as a slowdown of everything o
 side (a +370 % "regression" was reported under matching fingerprints). The fingerprint
 cannot see it: the hardware is the same. So each run records the 1-minute load average at
 its start (in its fingerprint, as a jitter field) and each cell the load average at its
-start and the measuring process's CPU share while it sampled (CPU seconds per wall
-second: about 1.0 for one busy thread that always had a core, lower when it waited for
-one). `bench compare` warns when the two sides differ materially (`load_warning`).
+start and the measuring process's CPU share while it was measured, warm-up included (CPU
+seconds per wall second: about 1.0 for one busy thread that always had a core, lower when
+it waited for one, above 1 with several intra-op threads). `bench compare` warns when the two sides differ materially (`load_warning`).
 
 Both readings are cheap (`os.getloadavg`, `time.process_time`) and None where the OS has no
 load average.
@@ -41,7 +41,7 @@ def run_load_fields() -> dict[str, Any]:
 
 
 class CellLoad:
-    """Context manager around one cell's sampling: load average at the start, CPU share during it."""
+    """Context manager around one cell's measurement: load average at the start, CPU share during it."""
 
     def __enter__(self) -> "CellLoad":
         self.load_avg_1m = load_average_1m()

@@ -203,8 +203,8 @@ def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingS
     from tqdm import tqdm
 
     settings = run_settings(spec, timing, device_options or {})
-    fingerprint = device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None)
-    fingerprint.update(run_load_fields())  # a jitter field: reported by `bench compare`, never matched
+    fingerprint = {**device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None),
+                   **run_load_fields()}  # load: a jitter field, reported by `bench compare`, never matched
     run_id = None
     if resume:
         run_id = store.latest_matching_run(device.name, settings, machine_label(device.name, fingerprint))
