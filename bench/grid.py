@@ -1,43 +1,17 @@
 """The run grid: models x batch sizes x dtypes x layouts x HetConv impls x threads.
 
 Every cell becomes one stored result. The impl axis only applies to models that contain
-HetConv layers; other models get one cell with impl None. A cell's `key()` identifies it
-within a run, which is what `--resume` matches on.
+HetConv layers; other models get one cell with impl None. A cell (`bench.cell.Cell`) is
+identified within a run by its `key()`, which is what `--resume` matches on.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from itertools import product
 from typing import Callable, Sequence
 
+from bench.cell import Cell
 from bench.errors import BenchError
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One grid point. `impl` None means the model's own default HetConv impl (or no HetConv)."""
-
-    model: str
-    batch: int
-    dtype: str
-    layout: str
-    impl: str | None
-    threads: int
-    compile: bool = False
-
-    def key(self) -> str:
-        """Stable identity of the cell within a run (JSON, sorted keys)."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-    def label(self) -> str:
-        """Short human label for progress bars and messages."""
-        parts = [self.model, f"b{self.batch}", self.dtype, self.layout, f"t{self.threads}"]
-        if self.impl:
-            parts.insert(1, self.impl)
-        if self.compile:
-            parts.append("compiled")
-        return " ".join(parts)
 
 
 @dataclass(frozen=True)

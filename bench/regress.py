@@ -33,12 +33,15 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import median
 from typing import IO, Any, Callable, Iterator, Protocol, Sequence
 
-from bench.compare import Comparison, RunData, Thresholds, all_runs_in_store, compare_runs, pool_runs
+from bench.cell import Cell
+from bench.comparison import Comparison, compare_runs
+from bench.runs import RunData, all_runs_in_store, pool_runs
+from bench.thresholds import Thresholds
 from bench.errors import BenchError
 from bench.fingerprint import REPO_ROOT
 
@@ -58,27 +61,17 @@ class Revision:
     commit: str | None = None
 
 
-@dataclass(frozen=True)
-class RegressCell:
-    """One grid point measured on both revisions."""
+RegressCell = Cell  # the cell type of `bench regress` is the shared one (bench.cell); old name kept
 
-    model: str
-    batch: int = 1
-    threads: int | None = None
-    dtype: str = "fp32"
-    layout: str = "nchw"
-    impl: str | None = None
-    compile: bool = False
 
-    def request(self) -> dict[str, Any]:
-        """The worker's prepare request."""
-        return {"cmd": "prepare", "model": self.model, "batch": self.batch, "dtype": self.dtype,
-                "layout": self.layout, "impl": self.impl, "threads": self.threads, "compile": self.compile}
+def prepare_request(cell: Cell) -> dict[str, Any]:
+    """The worker's prepare request for `cell` (the protocol of bench/regress_worker.py)."""
+    return {"cmd": "prepare", **cell.to_dict()}
 
-    def store_cell(self, threads: int | None) -> dict[str, Any]:
-        """The cell as the result store keys it."""
-        return {"model": self.model, "batch": self.batch, "dtype": self.dtype, "layout": self.layout,
-                "impl": self.impl, "threads": threads, "compile": self.compile}
+
+def store_cell(cell: Cell, threads: int | None) -> Cell:
+    """The cell as the result store keys it: with the threads the worker actually used."""
+    return replace(cell, threads=threads)
 
 
 @dataclass(frozen=True)
@@ -101,9 +94,9 @@ class RegressSettings:
         """The CPUs both workers are pinned to, or None (not pinning / not supported here)."""
         return shared_cpus(self.threads) if self.pin else None
 
-    def cells(self) -> list[RegressCell]:
+    def cells(self) -> list[Cell]:
         """Every (model, batch) cell, model-major."""
-        return [RegressCell(m, b, self.threads) for m in self.models for b in self.batches]
+        return [Cell(model=m, batch=b, threads=self.threads) for m in self.models for b in self.batches]
 
     def to_dict(self) -> dict[str, Any]:
         """Stored as each run's settings."""
@@ -155,7 +148,7 @@ class RegressResult:
     """The comparison plus the per-round evidence and where the raw data lies."""
 
     comparison: Comparison
-    round_changes: dict[tuple, list[float | None]]  # cell key -> per-round ratio NEW/BASE of medians
+    round_changes: dict[Cell, list[float | None]]  # cell -> per-round ratio NEW/BASE of medians
     dbs: dict[str, Path]
     revisions: dict[str, Revision]
     seconds: float
@@ -284,12 +277,12 @@ def _warm_up(workers: dict[str, Worker], settings: RegressSettings, out: dict[st
         turn += 1
 
 
-def measure_cell(workers: dict[str, Worker], cell: RegressCell, settings: RegressSettings,
+def measure_cell(workers: dict[str, Worker], cell: Cell, settings: RegressSettings,
                  clock: Callable[[], float] = time.perf_counter) -> dict[str, CellSamples]:
     """Prepare `cell` in both workers, warm both up, then sample in alternating bursts."""
     out = {name: CellSamples() for name in workers}
     for name, worker in workers.items():
-        reply = worker.request(cell.request())
+        reply = worker.request(prepare_request(cell))
         if not reply.get("ok"):
             out[name].status, out[name].message = reply.get("status", "error"), reply.get("message", "")
         out[name].impl = reply.get("impl")
@@ -307,7 +300,7 @@ def measure_cell(workers: dict[str, Worker], cell: RegressCell, settings: Regres
 
 
 def _store_round(db: Path, fingerprint: dict[str, Any], settings: RegressSettings, rev: Revision,
-                 results: list[tuple[RegressCell, CellSamples]]) -> None:
+                 results: list[tuple[Cell, CellSamples]]) -> None:
     from bench.stats import summarize
     from bench.store import ResultStore
 
@@ -315,7 +308,7 @@ def _store_round(db: Path, fingerprint: dict[str, Any], settings: RegressSetting
         run_id = store.start_run(settings.device, fingerprint, settings.to_dict(),
                                  git_commit=fingerprint.get("git_commit") or rev.commit)
         for cell, s in results:
-            store.add_result(run_id, cell.store_cell(fingerprint.get("threads", cell.threads)),
+            store.add_result(run_id, store_cell(cell, fingerprint.get("threads", cell.threads)),
                              summarize(s.samples_ms) if s.samples_ms else None, s.samples_ms,
                              status=s.status, message=s.message, impl=s.impl, warmup_iters=len(s.warmup_ms),
                              stop_reason="regress")
@@ -330,7 +323,7 @@ def run_round(revisions: dict[str, Revision], settings: RegressSettings, dbs: di
         for name in (BASE, NEW):
             workers[name] = spawn(revisions[name], settings)
             stack.callback(workers[name].close)
-        results: dict[str, list[tuple[RegressCell, CellSamples]]] = {BASE: [], NEW: []}
+        results: dict[str, list[tuple[Cell, CellSamples]]] = {BASE: [], NEW: []}
         for cell in settings.cells():
             measured = measure_cell(workers, cell, settings)
             for name in (BASE, NEW):
@@ -340,7 +333,7 @@ def run_round(revisions: dict[str, Revision], settings: RegressSettings, dbs: di
             _store_round(dbs[name], workers[name].fingerprint, settings, revisions[name], results[name])
 
 
-def _cell_summary(cell: RegressCell, measured: dict[str, CellSamples]) -> str:
+def _cell_summary(cell: Cell, measured: dict[str, CellSamples]) -> str:
     b, n = measured[BASE], measured[NEW]
     what = f"{cell.model} b{cell.batch}"
     if b.status != "ok" or n.status != "ok":
@@ -366,9 +359,9 @@ def _prepare_out_dir(out_dir: Path) -> dict[str, Path]:
     return dbs
 
 
-def per_round_changes(base_runs: Sequence[RunData], new_runs: Sequence[RunData]) -> dict[tuple, list[float | None]]:
+def per_round_changes(base_runs: Sequence[RunData], new_runs: Sequence[RunData]) -> dict[Cell, list[float | None]]:
     """Per cell, median(NEW round i) / median(BASE round i) for each round (None where a side lacks it)."""
-    out: dict[tuple, list[float | None]] = {}
+    out: dict[Cell, list[float | None]] = {}
     for b, n in zip(base_runs, new_runs):
         for key in dict.fromkeys([*b.cells, *n.cells]):
             cb, cn = b.cells.get(key), n.cells.get(key)
@@ -387,9 +380,14 @@ def regress(ref: str, settings: RegressSettings, out_dir: Path, thresholds: Thre
 
     if settings.rounds < 1:
         raise BenchError(f"--rounds: {settings.rounds} must be >= 1")
+    # Everything that can be refused is checked before OUT is touched: a typo in --baseline must not
+    # cost the previous regress's results.
+    resolve_ref(ref, repo)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BenchError(f"--out: {out_dir} exists and is not a directory")
     t0 = time.perf_counter()
-    dbs = _prepare_out_dir(out_dir)
     with baseline_worktree(ref, repo) as base_rev:
+        dbs = _prepare_out_dir(out_dir)
         revisions = {BASE: base_rev, NEW: Revision(NEW, "working tree", repo, git_commit())}
         log(f"baseline {ref} = {base_rev.commit[:12]} checked out in {base_rev.root}")
         for i in range(settings.rounds):
@@ -397,6 +395,7 @@ def regress(ref: str, settings: RegressSettings, out_dir: Path, thresholds: Thre
     base_runs, new_runs = all_runs_in_store(dbs[BASE]), all_runs_in_store(dbs[NEW])
     base = pool_runs(base_runs, f"{ref} ({base_rev.commit[:12]}), {len(base_runs)} round(s)")
     new = pool_runs(new_runs, f"working tree, {len(new_runs)} round(s)")
+    base.interleaved = new.interleaved = True  # every round measured both revisions turn by turn
     comparison = compare_runs(base, new, thresholds, alpha=alpha, force=force)
     return RegressResult(comparison=comparison, round_changes=per_round_changes(base_runs, new_runs), dbs=dbs,
                          revisions=revisions, seconds=time.perf_counter() - t0)

@@ -16,6 +16,7 @@ import torch
 
 from bench import defaults
 from bench.grid import Cell, GridSpec
+from bench.load import CellLoad, run_load_fields
 from bench.store import ResultStore
 from bench.timing import Measurement, Timer, measure
 from devices.base import Device, UnsupportedCell
@@ -159,7 +160,9 @@ def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLook
         prepared = device.prepare(model, example_batch(cell.model, cell.batch), dtype=cell.dtype,
                                   layout=cell.layout, threads=cell.threads, compile=cell.compile)
         outcome.info = dict(prepared.info)
-        outcome.measurement = measure(prepared, timer=timer or device.timer(), **timing.to_dict())
+        with CellLoad() as load:  # how busy the machine was: `bench compare` warns when the sides differ
+            outcome.measurement = measure(prepared, timer=timer or device.timer(), **timing.to_dict())
+        outcome.info.update(load.fields())
         outcome.status = "ok"
         if prepared.numerics is not None:
             outcome.info["numerics_rel_err"] = prepared.numerics.rel_err
@@ -212,7 +215,8 @@ def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingS
     from tqdm import tqdm
 
     settings = run_settings(spec, timing, device_options or {})
-    fingerprint = device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None)
+    fingerprint = {**device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None),
+                   **run_load_fields()}  # load: a jitter field, reported by `bench compare`, never matched
     run_id = None
     if resume:
         run_id = store.latest_matching_run(device.name, settings, machine_label(device.name, fingerprint))

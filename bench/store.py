@@ -325,6 +325,20 @@ class ResultStore:
                 added += 1
         return ImportSummary(runs_added, added, skipped)
 
+    # -- queries for comparisons (bench.runs) ------------------------------------------
+    def run_ids(self) -> list[str]:
+        """Every run id, oldest first: by creation time, ties (same second) in insertion order."""
+        return [r[0] for r in self.conn.execute("SELECT run_id FROM runs ORDER BY created_at, rowid")]
+
+    def samples_by_result(self, run_id: str) -> dict[int, list[float]]:
+        """Raw samples (ms) of every result of `run_id`, by result_id, in measurement order (one query)."""
+        out: dict[int, list[float]] = {}
+        for result_id, ms in self.conn.execute(
+                "SELECT s.result_id, s.ms FROM samples s JOIN results r ON r.result_id = s.result_id "
+                "WHERE r.run_id=? ORDER BY s.result_id, s.idx", (run_id,)):
+            out.setdefault(int(result_id), []).append(ms)
+        return out
+
 
 def open_existing(path: str | Path) -> ResultStore:
     """Open a store that must already exist (for reading commands); BenchError otherwise."""

@@ -135,19 +135,23 @@ def _prepare(device, model_name: str, threads: int):
 
 
 def _cell(model: str, threads: int, samples: list[float]):
-    from bench.compare import CellData
+    from bench.compare import Cell, CellData
 
-    return CellData(model=model, batch=1, dtype="fp32", layout="nchw", impl=None, threads=threads, compile=False,
-                    samples_ms=samples)
+    return CellData(Cell(model=model, threads=threads), samples_ms=samples)
+
+
+def _minus_one(x: float | None) -> float:
+    return float("nan") if x is None else x - 1
 
 
 def _judge(trial: int, model: str, threads: int, base: list[float], cand: list[float], label: str, injected: float,
-           threshold: float) -> Judgement:
+           threshold: float, interleaved: bool) -> Judgement:
     from bench.compare import compare_cell
 
-    c = compare_cell(_cell(model, threads, base), _cell(model, threads, cand), threshold)
-    return Judgement(trial, model, label, injected, c.ratio - 1, c.ci_low - 1, c.ci_high - 1, c.p_value, c.verdict,
-                     c.regression)
+    # sequential passes are separately made runs: the gate then calls them inconclusive (no CI drawn)
+    c = compare_cell(_cell(model, threads, base), _cell(model, threads, cand), threshold, interleaved=interleaved)
+    return Judgement(trial, model, label, injected, c.ratio - 1, _minus_one(c.ci_low), _minus_one(c.ci_high),
+                     float("nan") if c.p_value is None else c.p_value, c.verdict, c.regression)
 
 
 def _timing(args: argparse.Namespace) -> dict[str, Any]:
@@ -175,12 +179,13 @@ def in_process_trial(trial: int, model: str, args: argparse.Namespace) -> list[J
     else:
         by_index = {i: measure(fns[i], **timing).samples_ms for i in order}
     samples = [by_index[i] for i in range(len(fns))]
-    judged = [_judge(trial, model, args.threads, samples[0], samples[1 + i], label, frac, args.threshold)
+    inter = args.mode == "interleaved"
+    judged = [_judge(trial, model, args.threads, samples[0], samples[1 + i], label, frac, args.threshold, inter)
               for i, (label, frac) in enumerate(CANDIDATES)]
     # The A/A instance's own samples scaled by 1 + f: a slowdown of exactly f on this machine's real
     # noise, without the question of how a loaded scheduler stretches injected work.
     return judged + [_judge(trial, model, args.threads, samples[0], [x * (1 + f) for x in samples[1]],
-                            f"x{1 + f:.2f}", f, args.threshold) for _, f in CANDIDATES[1:]]
+                            f"x{1 + f:.2f}", f, args.threshold, inter) for _, f in CANDIDATES[1:]]
 
 
 def processes_trial(trial: int, models: str, args: argparse.Namespace) -> list[Judgement]:
@@ -205,9 +210,11 @@ def processes_trial(trial: int, models: str, args: argparse.Namespace) -> list[J
                 run_round(revs, settings, dbs, spawn, log=lambda _: None)
             base = pool_runs(all_runs_in_store(dbs[BASE]), "A")
             new = pool_runs(all_runs_in_store(dbs[NEW]), "A'")
+            base.interleaved = new.interleaved = True  # as `bench regress` does: rounds made side by side
         comparison = compare_runs(base, new, Thresholds(default=args.threshold))
-        out += [Judgement(trial, c.model, label, fraction, c.ratio - 1, c.ci_low - 1, c.ci_high - 1, c.p_value,
-                          c.verdict, c.regression) for c in comparison.cells if c.ratio is not None]
+        out += [Judgement(trial, c.model, label, fraction, c.ratio - 1, _minus_one(c.ci_low), _minus_one(c.ci_high),
+                          float("nan") if c.p_value is None else c.p_value, c.verdict, c.regression)
+                for c in comparison.cells if c.ratio is not None]
     return out
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.cell import Cell
 from bench.cli import main
 from bench.errors import BenchError
 from bench.regress import (
-    BASE, NEW, RegressCell, RegressSettings, Revision, WorkerProcess, baseline_worktree, measure_cell, regress,
-    resolve_ref, shared_cpus, turn_order,
+    BASE, NEW, RegressSettings, Revision, WorkerProcess, baseline_worktree, measure_cell, prepare_request,
+    regress, resolve_ref, shared_cpus, turn_order,
 )
 from bench.store import ResultStore
 
@@ -87,7 +88,7 @@ def test_measure_cell_alternates_bursts_and_reaches_min_samples(tmp_path):
     (tmp_path / "SPEED").write_text("1.0")
     rev = Revision(BASE, "x", tmp_path)
     workers = {BASE: FakeWorker(rev, RegressSettings()), NEW: FakeWorker(rev, RegressSettings())}
-    out = measure_cell(workers, RegressCell("resnet20_cifar", threads=1), RegressSettings(**FAST))
+    out = measure_cell(workers, Cell("resnet20_cifar", threads=1), RegressSettings(**FAST))
     assert all(s.status == "ok" and len(s.samples_ms) >= 50 and s.warmup_ms for s in out.values())
     assert 8 <= workers[BASE].runs[-1] <= 11  # 20 ms bursts of ~2 ms calls
     assert len(out[BASE].samples_ms) == len(out[NEW].samples_ms)
@@ -97,7 +98,7 @@ def test_measure_cell_reports_a_failed_prepare_without_sampling(tmp_path):
     (tmp_path / "SPEED").write_text("1.0")
     rev = Revision(BASE, "x", tmp_path)
     workers = {BASE: FakeWorker(rev, RegressSettings()), NEW: FakeWorker(rev, RegressSettings())}
-    out = measure_cell(workers, RegressCell("missing_model"), RegressSettings(**FAST))
+    out = measure_cell(workers, Cell("missing_model"), RegressSettings(**FAST))
     assert out[BASE].status == "error" and "unknown model" in out[BASE].message
     assert not out[NEW].samples_ms and not workers[NEW].runs
 
@@ -196,9 +197,9 @@ def test_worker_process_runs_the_revisions_own_code(tmp_path):
         assert worker.fingerprint == {"label": "fake-rev", "threads": 3}
         if hasattr(os, "sched_getaffinity"):
             assert os.sched_getaffinity(worker.proc.pid) == shared_cpus(3)
-        assert worker.request(RegressCell("any_model", batch=7).request()) == {"ok": True, "impl": None}
+        assert worker.request(prepare_request(Cell("any_model", batch=7))) == {"ok": True, "impl": None}
         assert worker.request({"cmd": "run", "n": 3}) == {"ms": [7.0, 7.0, 7.0]}
-        reply = worker.request(RegressCell("missing").request())
+        reply = worker.request(prepare_request(Cell("missing")))
         assert reply["ok"] is False and reply["status"] == "error" and "unknown model missing" in reply["message"]
     finally:
         worker.close()
@@ -282,3 +283,25 @@ def test_pytest_benchmark_module_runs(tmp_path):
                            "-p", "no:cacheprovider"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout
+
+
+def test_bad_baseline_leaves_earlier_results_in_out_dir(repo, tmp_path, capsys):
+    out = tmp_path / "out"
+    regress("HEAD", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker, log=lambda _: None)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "base.sqlite" in before
+    with pytest.raises(BenchError, match="unknown git revision 'nope'"):
+        regress("nope", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker, log=lambda _: None)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # the CLI checks the ref before the out folder too
+    assert main(["regress", "--baseline", "no-such-ref-xyz", "--models", "resnet20_cifar", "--out", str(out)]) == 2
+    assert "unknown git revision" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_out_path_that_is_a_file_is_refused(repo, tmp_path):
+    out = tmp_path / "out"
+    out.write_text("keep me")
+    with pytest.raises(BenchError, match="not a directory"):
+        regress("HEAD", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker, log=lambda _: None)
+    assert out.read_text() == "keep me"

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from bench.timing import (STOP_CI, STOP_ITERS, STOP_TIME, SteadyDetector, ci_within, measure,
-                          measure_interleaved, perf_counter_timer)
+                          measure_interleaved, perf_counter_timer, round_order)
 
 
 class FakeTime:
@@ -126,23 +126,52 @@ def test_bad_caps_rejected():
         measure(noop, min_samples=10, max_iters=5)
 
 
-def test_interleaved_alternates_calls_and_returns_one_measurement_each():
+def test_interleaved_rotates_the_order_and_returns_one_measurement_each():
     order = []
     fns = [lambda: order.append("A"), lambda: order.append("B")]
     ft = FakeTime(itertools.repeat(5.0))
     ms = measure_interleaved(fns, timer=ft.timer, clock=ft.clock, min_samples=10)
     assert len(ms) == 2
-    assert order[:6] == ["A", "B", "A", "B", "A", "B"]
-    assert "AA" not in "".join(order) and "BB" not in "".join(order)
+    # every round has each callable once; who goes first alternates (A B, B A, ...: ABBA)
+    rounds = ["".join(order[i:i + 2]) for i in range(0, len(order), 2)]
+    assert rounds[:4] == ["AB", "BA", "AB", "BA"]
+    assert all(sorted(r) == ["A", "B"] for r in rounds)
     assert all(m.stop_reason == STOP_CI and len(m.samples_ms) == 10 for m in ms)
 
 
+def test_interleaved_rotation_gives_every_callable_every_position():
+    order = []
+    fns = [lambda name=name: order.append(name) for name in "ABC"]
+    ft = FakeTime(itertools.repeat(5.0))
+    measure_interleaved(fns, timer=ft.timer, clock=ft.clock, warmup_cap=0, min_samples=9, max_iters=9)
+    rounds = ["".join(order[i:i + 3]) for i in range(0, len(order), 3)]
+    assert rounds[:3] == ["ABC", "BCA", "CAB"]
+    firsts = [r[0] for r in rounds]
+    assert len(rounds) == 9 and all(firsts.count(x) == 3 for x in "ABC")
+    assert [round_order(3, i) for i in range(4)] == [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]]
+
+
 def test_interleaved_keeps_per_callable_latencies():
-    # A always 1 ms, B always 3 ms: the fake timer serves latencies in call order
-    ft = FakeTime(itertools.cycle([1.0, 3.0]))
-    a, b = measure_interleaved([noop, noop], timer=ft.timer, clock=ft.clock, min_samples=10)
+    # A always takes 1 ms, B always 3 ms, whatever its position in the round
+    def timer(fn):
+        return fn()
+
+    a, b = measure_interleaved([lambda: 1.0, lambda: 3.0], timer=timer, clock=itertools.count().__next__,
+                               min_samples=10)
     assert set(a.samples_ms) == {1.0} and set(b.samples_ms) == {3.0}
     assert a.stats.p50_ms == 1.0 and b.stats.p50_ms == 3.0
+
+
+def test_measure_is_the_interleaved_loop_with_one_callable():
+    def run(how):
+        rng = random.Random(0)
+        ft = FakeTime(itertools.chain([50.0, 30.0, 20.0], (10.0 + rng.uniform(-1, 1) for _ in itertools.count())))
+        kw = dict(timer=ft.timer, clock=ft.clock, min_samples=10, max_time_s=1.0, warmup_max_time_s=1.0)
+        return measure(noop, **kw) if how == "measure" else measure_interleaved([noop], **kw)[0]
+
+    single, inter = run("measure"), run("interleaved")
+    assert single.samples_ms == inter.samples_ms and single.warmup_ms == inter.warmup_ms
+    assert single.stop_reason == inter.stop_reason
 
 
 def test_perf_counter_timer_measures_real_time():

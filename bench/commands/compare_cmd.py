@@ -11,17 +11,25 @@ from bench.errors import BenchError
 from bench.output import render
 
 FORMATS = ("table", "json")
-TABLE_COLUMNS = ["model", "impl", "batch", "dtype", "layout", "threads", "base_ms", "new_ms", "change", "ci",
+TABLE_COLUMNS = ["model", "impl", "batch", "dtype", "layout", "threads", "runs", "base_ms", "new_ms", "change", "ci",
                  "p_value", "threshold", "verdict", "gate", "note"]
 _DESCRIPTION = """\
 Compare two runs cell by cell (model, batch, dtype, layout, impl, threads, compile): ratio of
-medians NEW/BASE with a 95% bootstrap CI, Mann-Whitney U p-value on the raw samples, and a
-verdict (faster / slower / unchanged / not comparable). A regression is a cell that is
-significantly slower (p < alpha and the CI excludes 1) by more than the threshold.
+medians NEW/BASE with a 95% CI, and a verdict (faster / slower / unchanged / inconclusive /
+not comparable). A regression is a significantly slower cell whose CI lower bound exceeds
+1 + threshold.
+
+Two separately made runs differ by more than their samples show (the machine's state
+changes between processes), and one run per side cannot tell how much: such cells are
+'inconclusive' (the ratio is shown, exit 0). For a verdict, pool several runs per side
+(comma-separated run ids, or --all-runs for files): the CI is then a two-level bootstrap over
+runs and samples. Or use `bench regress`, which interleaves both revisions on one machine.
 
 BASE and NEW are each a run id in --db ('latest' and 'latest~N' work too), a results .sqlite
-file (its newest run) or a JSON export (its newest run). The runs' machine fingerprints must
-match; fields known to jitter (CPU clock reading, git commit, dates, free memory) are ignored.
+file (its newest run, or all with --all-runs), a JSON export (likewise), or several of these
+joined by commas (pooled). The runs' machine fingerprints must match; fields known to jitter
+(CPU clock reading, git commit, dates, free memory, load) are ignored, and a warning is
+printed when the two sides ran under materially different load.
 
 Exit status: 0 no regression, 1 regression, 2 usage error or fingerprints differ (without --force)."""
 
@@ -30,9 +38,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Register `bench compare`."""
     p = sub.add_parser("compare", help="compare two runs; exit 1 on a latency regression", description=_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("base", metavar="BASE", help="baseline: run id in --db, .sqlite file or JSON export")
-    p.add_argument("new", metavar="NEW", help="candidate: run id in --db, .sqlite file or JSON export")
+    p.add_argument("base", metavar="BASE",
+                   help="baseline: run id in --db, .sqlite file or JSON export; comma-separated to pool several")
+    p.add_argument("new", metavar="NEW",
+                   help="candidate: run id in --db, .sqlite file or JSON export; comma-separated to pool several")
     p.add_argument("--db", default=defaults.DEFAULT_DB, help="SQLite results file for run ids (default %(default)s)")
+    p.add_argument("--all-runs", action="store_true",
+                   help="a .sqlite or JSON file stands for all its runs, pooled (default: its newest run)")
     add_gate_arguments(p)
     p.add_argument("--force", action="store_true", help="compare even when the machine fingerprints differ")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
@@ -53,7 +65,7 @@ def add_gate_arguments(p: argparse.ArgumentParser) -> None:
 
 def gate_settings(args: argparse.Namespace):
     """(Thresholds, alpha) from the gate arguments; BenchError on bad input."""
-    from bench.compare import build_thresholds
+    from bench.thresholds import build_thresholds
 
     try:
         alpha = float(args.alpha)
@@ -78,9 +90,9 @@ def _newest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return max(enumerate(runs), key=lambda ir: (str(ir[1].get("created_at") or ""), ir[0]))[1]
 
 
-def _run_in_db(spec: str, db: str, role: str) -> str:
-    """Resolve 'latest', 'latest~N' or a literal run id against an open store."""
-    from bench.compare import run_from_store, run_ids_oldest_first
+def _run_in_db(spec: str, db: str, role: str):
+    """Resolve 'latest', 'latest~N' or a literal run id against the store `db`; its RunData."""
+    from bench.runs import run_from_store
     from bench.store import open_existing
 
     if not Path(db).exists():
@@ -90,7 +102,7 @@ def _run_in_db(spec: str, db: str, role: str) -> str:
             back = spec[len("latest~"):] if "~" in spec else "0"
             if not back.isdigit():
                 raise BenchError(f"{role} '{spec}': use latest or latest~N with N a whole number")
-            ids = run_ids_oldest_first(store)
+            ids = store.run_ids()
             if int(back) >= len(ids):
                 raise BenchError(f"{role} '{spec}': {db} has only {len(ids)} run(s)")
             spec = str(ids[-1 - int(back)])
@@ -99,9 +111,9 @@ def _run_in_db(spec: str, db: str, role: str) -> str:
         return run_from_store(store, spec)
 
 
-def load_side(spec: str, db: str, role: str):
-    """RunData for BASE or NEW: a file (JSON export or .sqlite, newest run) or a run id in `db`."""
-    from bench.compare import latest_run_id, run_from_export, run_from_store
+def _runs_of(spec: str, db: str, role: str, all_runs: bool) -> list:
+    """The runs one comma-free spec names: a file's newest run (or all of them), or one run in `db`."""
+    from bench.runs import latest_run_id, run_from_export, run_from_store
     from bench.store import ResultStore, load_export
 
     path = Path(spec)
@@ -110,12 +122,32 @@ def load_side(spec: str, db: str, role: str):
             doc = load_export(path)
             if not doc["runs"]:
                 raise BenchError(f"{role}: {path} holds no runs")
-            return run_from_export(_newest(doc["runs"]), str(path))
+            chosen = doc["runs"] if all_runs else [_newest(doc["runs"])]
+            return [run_from_export(r, str(path)) for r in chosen]
         with ResultStore(path) as store:
-            return run_from_store(store, latest_run_id(store))
+            ids = store.run_ids() if all_runs else [latest_run_id(store)]
+            if not ids:
+                raise BenchError(f"{path} has no runs")
+            return [run_from_store(store, rid) for rid in ids]
     if path.is_dir():
         raise BenchError(f"{role}: {path} is a directory; give a .sqlite file, a JSON export or a run id")
-    return _run_in_db(spec, db, role)
+    return [_run_in_db(spec, db, role)]
+
+
+def load_side(spec: str, db: str, role: str, all_runs: bool = False):
+    """RunData for BASE or NEW: one or several (comma-separated, pooled) files or run ids in `db`."""
+    from bench.runs import pool_runs
+
+    parts = [p.strip() for p in spec.split(",") if p.strip()] if "," in spec and not Path(spec).exists() else [spec]
+    if not parts:
+        raise BenchError(f"{role}: '{spec}' names no run")
+    runs = [run for part in parts for run in _runs_of(part, db, role, all_runs)]
+    if len(runs) == 1:
+        return runs[0]
+    ids = [rid for r in runs for rid in r.run_ids]
+    if len(set(ids)) != len(ids):
+        raise BenchError(f"{role}: '{spec}' names the same run twice")
+    return pool_runs(runs, f"{len(runs)} runs pooled ({', '.join(ids)})")
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -130,6 +162,7 @@ def table_rows(comparison) -> list[dict[str, Any]]:
     for c in comparison.cells:
         row = c.to_row()
         row.update(change=_pct(c.ratio), ci=None if c.ci_low is None else f"[{_pct(c.ci_low)}, {_pct(c.ci_high)}]",
+                   runs=f"{c.runs_base}/{c.runs_new}",
                    threshold=f"{c.threshold:.1%}", gate="REGRESSION" if c.regression else "",
                    p_value=None if c.p_value is None else f"{c.p_value:.2g}")
         rows.append(row)
@@ -146,7 +179,7 @@ def _side_line(role: str, side) -> str:
 
 def header_lines(comparison) -> list[str]:
     """What was compared with what, and how the fingerprints matched."""
-    from bench.compare import JITTER_FIELDS, describe_fields
+    from bench.fingerprint_match import JITTER_FIELDS, describe_fields
 
     fp = comparison.fingerprint
     lines = [_side_line("BASE", comparison.base), _side_line("NEW ", comparison.new)]
@@ -157,20 +190,28 @@ def header_lines(comparison) -> list[str]:
     shown = {k: v for k, v in fp.jittered.items() if k in JITTER_FIELDS}
     if shown:
         lines.append(f"# ignored (known to jitter): {describe_fields(shown)}")
+    if comparison.load_warning:
+        lines.append(f"# {comparison.load_warning}")
     if any(c.ci_method == "rounds" for c in comparison.cells):
+        paired = ", paired (made side by side)" if comparison.base.interleaved and comparison.new.interleaved else ""
         lines.append(f"# CIs: two-level bootstrap over the pooled runs ({len(comparison.base.run_ids)} BASE, "
-                     f"{len(comparison.new.run_ids)} NEW), then the samples within each")
+                     f"{len(comparison.new.run_ids)} NEW{paired}), then the samples within each")
     return lines
 
 
 def footer_lines(comparison) -> list[str]:
     """The summary and one line per regression."""
+    from bench.comparison import ADVICE_ONE_RUN
+
     lines = [comparison.summary_line()]
+    if comparison.inconclusive:
+        lines.append(f"INCONCLUSIVE {len(comparison.inconclusive)} cell(s), not gated: {ADVICE_ONE_RUN}")
     for c in comparison.regressions:
         lines.append(f"REGRESSION {c.model} b{c.batch} {c.dtype} {c.layout} t{c.threads}"
                      + (f" {c.impl}" if c.impl else "")
                      + f": {c.base_ms:.4g} -> {c.new_ms:.4g} ms ({_pct(c.ratio)}, 95% CI "
-                       f"[{_pct(c.ci_low)}, {_pct(c.ci_high)}], p={c.p_value:.2g}) > threshold {c.threshold:.1%}")
+                       f"[{_pct(c.ci_low)}, {_pct(c.ci_high)}], p={c.p_value:.2g}): CI lower bound > threshold "
+                       f"{c.threshold:.1%}")
     return lines
 
 
@@ -185,7 +226,7 @@ def json_report(comparison) -> dict[str, Any]:
     def side(s) -> dict[str, Any]:
         """One side's provenance."""
         return {"label": s.label, "run_ids": s.run_ids, "target": s.target, "git_commit": s.git_commit,
-                "created_at": s.created_at, "fingerprint": s.fingerprint}
+                "created_at": s.created_at, "fingerprint": s.fingerprint, "interleaved": s.interleaved}
 
     fp = comparison.fingerprint
     return {"base": side(comparison.base), "new": side(comparison.new),
@@ -194,6 +235,7 @@ def json_report(comparison) -> dict[str, Any]:
                             "ignored_jitter": {k: list(v) for k, v in fp.jittered.items()}},
             "threshold": comparison.default_threshold, "alpha": comparison.alpha,
             "counts": comparison.counts(), "regressions": len(comparison.regressions),
+            "load_warning": comparison.load_warning,
             "cells": [c.to_row() for c in comparison.cells]}
 
 
@@ -206,6 +248,8 @@ def emit(comparison, fmt: str, output: str | None) -> int:
     print(text)
     if comparison.forced:
         print("bench: warning: fingerprints differ; compared anyway (--force)", file=sys.stderr)
+    if comparison.load_warning:
+        print(f"bench: {comparison.load_warning.lower()}", file=sys.stderr)
     if output:
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -215,10 +259,10 @@ def emit(comparison, fmt: str, output: str | None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Load both sides, compare, print; exit 1 on a regression."""
-    from bench.compare import compare_runs
+    from bench.comparison import compare_runs
 
     thresholds, alpha = gate_settings(args)
-    base = load_side(args.base, args.db, "BASE")
-    new = load_side(args.new, args.db, "NEW")
+    base = load_side(args.base, args.db, "BASE", args.all_runs)
+    new = load_side(args.new, args.db, "NEW", args.all_runs)
     comparison = compare_runs(base, new, thresholds, alpha=alpha, force=args.force)
     return emit(comparison, args.format, args.output)

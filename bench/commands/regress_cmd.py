@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     doc = json_report(comparison)
     doc["regress"] = {"baseline": args.baseline, "baseline_commit": result.revisions["base"].commit,
                       "rounds": settings.rounds, "models": list(settings.models), "seconds": round(result.seconds, 1),
-                      "round_changes": [{"cell": list(k), "changes": v} for k, v in result.round_changes.items()]}
+                      "round_changes": [{"cell": k.to_dict(), "changes": v} for k, v in result.round_changes.items()]}
     text = "\n".join([text_report(comparison), *round_lines(result),
                       f"# {settings.rounds} round(s) in {result.seconds:.0f} s; raw runs in {out_dir}"])
     (out_dir / "report.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
