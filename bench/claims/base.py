@@ -80,7 +80,7 @@ class ClaimStudy(ABC):
 
     @abstractmethod
     def config(self, quick: bool) -> Any:
-        """The sweep settings: the full study, or a small one with `quick`. Must have a `name`."""
+        """The sweep settings: the full study, or a small one with `quick` (named by `config_name`)."""
 
     @abstractmethod
     def measure(self, device: Any, config: Any, ctx: StudyContext) -> Any:
@@ -103,10 +103,15 @@ class ClaimStudy(ABC):
         """Write the report files through `folder`; returns the main (Markdown) file."""
 
 
+def config_name(config: Any) -> str:
+    """The name a study's settings are stored and reported under (`config.name`, else its text)."""
+    return str(getattr(config, "name", config))
+
+
 def run_study(study: ClaimStudy, device: Any, config: Any, ctx: StudyContext) -> StudyRun:
     """Measure `study` on `device` with `config` and compute its verdicts."""
     t0 = time.perf_counter()
     result = study.measure(device, config, ctx)
     verdicts = study.verdicts(result)
-    return StudyRun(study.name, getattr(config, "name", str(config)), ctx.target, ctx.fingerprint, result, verdicts,
+    return StudyRun(study.name, config_name(config), ctx.target, ctx.fingerprint, result, verdicts,
                     time.perf_counter() - t0)

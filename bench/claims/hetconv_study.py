@@ -17,9 +17,10 @@ the timing core happened to call them. Verdicts come from `bench.claims.verdicts
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -193,28 +194,36 @@ def counter_checks(cfg: StudyConfig) -> list[tuple[str, float, float]]:
     return checks
 
 
-def _measure(device, modules: list[torch.nn.Module], example: torch.Tensor, cfg: StudyConfig, *,
-             min_samples: int, max_time_s: float, ci_target: float) -> list[Measurement]:
-    """One interleaved group; Measurement i belongs to modules[i], whatever order the rounds ran in."""
-    prepared = [device.prepare(m, example) for m in modules]
+@contextmanager
+def _prepared(device, modules: list[torch.nn.Module], example: torch.Tensor) -> Iterator[list[Callable[[], Any]]]:
+    """The modules prepared once for both passes of a group (exporting/compiling can be slow); closed after."""
+    prepared = []
     try:
-        return measure_interleaved([p.run for p in prepared], timer=device.timer(), ci_target=ci_target,
-                                   min_samples=min_samples, max_iters=max(2000, min_samples),
-                                   max_time_s=max_time_s, warmup_max_time_s=cfg.warmup_max_time_s)
+        for m in modules:
+            prepared.append(device.prepare(m, example))
+        yield [p.run for p in prepared]
     finally:
         for p in prepared:
             p.close()
         device.cleanup()
 
 
-def _calibrate(device, modules, example, cfg: StudyConfig) -> list[Measurement]:
-    return _measure(device, modules, example, cfg, min_samples=cfg.calibration_samples,
-                    max_time_s=cfg.calibration_max_time_s, ci_target=CALIBRATION_CI)
+def _time(device, fns: list[Callable[[], Any]], cfg: StudyConfig, *, min_samples: int, max_time_s: float,
+          ci_target: float) -> list[Measurement]:
+    """One interleaved group; Measurement i belongs to fns[i], whatever order the rounds ran in."""
+    return measure_interleaved(fns, timer=device.timer(), ci_target=ci_target, min_samples=min_samples,
+                               max_iters=max(2000, min_samples), max_time_s=max_time_s,
+                               warmup_max_time_s=cfg.warmup_max_time_s)
 
 
-def _measure_planned(device, modules, example, cfg: StudyConfig, round_s: float) -> tuple[list[Measurement], str]:
+def _calibrate(device, fns, cfg: StudyConfig) -> list[Measurement]:
+    return _time(device, fns, cfg, min_samples=cfg.calibration_samples, max_time_s=cfg.calibration_max_time_s,
+                 ci_target=CALIBRATION_CI)
+
+
+def _time_planned(device, fns, cfg: StudyConfig, round_s: float) -> tuple[list[Measurement], str]:
     rounds, budget = plan_rounds(round_s, cfg)
-    meas = _measure(device, modules, example, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target)
+    meas = _time(device, fns, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target)
     return meas, rounds_note(len(meas[0].samples_ms) if meas else 0, round_s, cfg)
 
 
@@ -230,28 +239,30 @@ def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (),
     calibration: list[LayerResult] = []
     for channels, size in cfg.shapes:
         candidates = ops_for(channels, cfg, extra_impls)
-        modules = {op: op.build(channels) for op in candidates}
+        # an extra impl's exact baseline may be outside the config's impls: build it up front
+        extra_bases = [LayerOp("hetconv", op.part, EXTRA_IMPL_BASELINE[op.impl]) for op in candidates
+                       if op.impl in extra_impls and op.impl in EXTRA_IMPL_BASELINE]
+        everything = candidates + [op for op in dict.fromkeys(extra_bases) if op not in candidates]
+        modules = {op: op.build(channels) for op in everything}
         depths = {op: sequential_depth(m) for op, m in modules.items()}
         for batch in cfg.batches:
             x = torch.randn(batch, channels, size, size)
             label = f"C{channels}xH{size}"
-            progress(f"layers C{channels} H{size} b{batch}: calibrating {len(candidates)} operators")
-            cal = _calibrate(device, [modules[op] for op in candidates], x, cfg)
-            cal_ms = [median(m.samples_ms) for m in cal]
-            for op, m in zip(candidates, cal):
-                calibration.append(LayerResult(channels, size, batch, op, op.paper_macs(channels, size), depths[op],
-                                               m.samples_ms))
-                on_result(StudyCell(f"{CALIBRATION}:layer:{op.label}@{label}", "hetconv_layer", batch,
-                                    op.impl or None, op.paper_macs(channels, size)), m)
-            chosen = choose_impls(candidates, cal_ms, cfg.impls)
-            ops = compared_ops(candidates, chosen, extra_impls)
-            round_s = sum(cal_ms[candidates.index(op)] if op in candidates else 0.0 for op, _ in ops) / 1000
-            for op, _ in ops:
-                if op not in modules:  # an extra impl's exact baseline the config does not list
-                    modules[op] = op.build(channels)
-                    depths[op] = sequential_depth(modules[op])
-            progress(f"layers C{channels} H{size} b{batch}: {len(ops)} operators")
-            meas, note = _measure_planned(device, [modules[op] for op, _ in ops], x, cfg, round_s)
+            with _prepared(device, [modules[op] for op in everything], x) as fns:
+                run_of = dict(zip(everything, fns))
+                progress(f"layers C{channels} H{size} b{batch}: calibrating {len(candidates)} operators")
+                cal = _calibrate(device, [run_of[op] for op in candidates], cfg)
+                cal_ms = dict(zip(candidates, (median(m.samples_ms) for m in cal)))
+                for op, m in zip(candidates, cal):
+                    calibration.append(LayerResult(channels, size, batch, op, op.paper_macs(channels, size),
+                                                   depths[op], m.samples_ms))
+                    on_result(StudyCell(f"{CALIBRATION}:layer:{op.label}@{label}", "hetconv_layer", batch,
+                                        op.impl or None, op.paper_macs(channels, size)), m)
+                chosen = choose_impls(candidates, [cal_ms[op] for op in candidates], cfg.impls)
+                ops = compared_ops(candidates, chosen, extra_impls)
+                round_s = sum(cal_ms.get(op, 0.0) for op, _ in ops) / 1000
+                progress(f"layers C{channels} H{size} b{batch}: {len(ops)} operators")
+                meas, note = _time_planned(device, [run_of[op] for op, _ in ops], cfg, round_s)
             for (op, how), m in zip(ops, meas):
                 res = LayerResult(channels, size, batch, op, op.paper_macs(channels, size), depths[op], m.samples_ms,
                                   chosen_by=how, note=note)
@@ -276,13 +287,14 @@ def run_network_level(device, cfg: StudyConfig, on_result: OnResult | None = Non
     for batch in cfg.network_batches:
         c, h, w = zoo.get_meta(names[0]).input_size
         x = torch.randn(batch, c, h, w)
-        progress(f"networks b{batch}: calibrating {len(names)} models")
-        cal = _calibrate(device, modules, x, cfg)
-        for n, fam, mac, m in zip(names, families, macs, cal):
-            on_result(StudyCell(f"{CALIBRATION}:{n}", fam, batch, None, mac), m)
-        round_s = sum(median(m.samples_ms) for m in cal) / 1000
-        progress(f"networks b{batch}: {len(names)} models")
-        meas, note = _measure_planned(device, modules, x, cfg, round_s)
+        with _prepared(device, modules, x) as fns:
+            progress(f"networks b{batch}: calibrating {len(names)} models")
+            cal = _calibrate(device, fns, cfg)
+            for n, fam, mac, m in zip(names, families, macs, cal):
+                on_result(StudyCell(f"{CALIBRATION}:{n}", fam, batch, None, mac), m)
+            round_s = sum(median(m.samples_ms) for m in cal) / 1000
+            progress(f"networks b{batch}: {len(names)} models")
+            meas, note = _time_planned(device, fns, cfg, round_s)
         for n, fam, d, mac, m in zip(names, families, depths, macs, meas):
             out.append(NetworkResult(n, batch, mac, d, m.samples_ms, note))
             on_result(StudyCell(n, fam, batch, None, mac), m)

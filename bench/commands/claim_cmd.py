@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from bench.claims.base import StudyCell, StudyContext, run_study
+    from bench.claims.base import StudyCell, StudyContext, config_name, run_study
     from bench.claims.report_base import ReportFolder
     from bench.grid import Cell
     from bench.stats import summarize
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         folder = ReportFolder(Path(args.out), study.report_files(device.name, fp), force=args.force)
         folder.check()
         store = ResultStore(args.db)
-        run_id = store.start_run(device.name, fp, {"study": f"claim-{study.name}", "config": cfg.name,
+        run_id = store.start_run(device.name, fp, {"study": f"claim-{study.name}", "config": config_name(cfg),
                                                    "threads": threads})
 
         def on_result(cell: StudyCell, m) -> None:
