@@ -91,24 +91,41 @@ def test_layer_op_macs_match_counters():
 
 
 def test_tiny_study_end_to_end(tmp_path):
+    from bench.claims.base import StudyContext, run_study
+    from bench.claims.hetconv import HetConvStudy
     from bench.claims.hetconv_config import QUICK
-    from bench.claims.hetconv_report import write_study
-    from bench.claims.hetconv_study import run_hetconv_study
+    from bench.claims.report_base import ReportFolder
     from devices.registry import get_device
 
     cfg = replace(QUICK, shapes=((16, 8),), parts=(1, 4, 0), impls=("grouped", "folded"),
                   network_models=("vgg16_cifar_pc", "vgg16_cifar_dwc_pwc"), min_samples=5, group_max_time_s=0.5,
-                  warmup_max_time_s=0.3)
+                  calibration_samples=3, calibration_max_time_s=0.3, warmup_max_time_s=0.3)
     seen = []
-    study = run_hetconv_study(get_device("cpu"), cfg, on_result=lambda info, m: seen.append(info["model"]))
-    claims = {v.claim: v.verdict for v in study.verdicts}
+    device = get_device("cpu")
+    study = HetConvStudy()
+    run = run_study(study, device, cfg, StudyContext(device.name, device.fingerprint(threads=1),
+                                                     on_result=lambda cell, m: seen.append(cell.model)))
+    result = run.result
+    claims = {v.claim: v.verdict for v in run.verdicts}
     assert claims["MACs ratio to a standard conv is 1/P + (1 - 1/P)/K^2"] == SUPPORTED
     assert claims["HetConv adds no sequential layer; DWC+PWC and GWC+PWC add one"] == SUPPORTED
-    assert claims["On CUDA, HetConv's two branches on separate streams beat one stream"] == NOT_MEASURED
-    # every operator and network cell went to the store callback
-    assert len(seen) == len(study.layers) + len(study.networks) and "vgg16_cifar_pc" in seen
-    md = write_study(study, tmp_path)
+    streams = next(v for v in run.verdicts if "separate streams" in v.claim)
+    assert streams.verdict == NOT_MEASURED and "grouped_streams" in streams.evidence[0]
+    assert "cuda" not in " ".join(streams.evidence).lower()  # says what is missing, not which device
+    # every cell went to the store callback: the compared ones and, marked, the calibration pass
+    compared = [m for m in seen if not m.startswith("calibration:")]
+    assert len(compared) == len(result.layers) + len(result.networks) and "vgg16_cifar_pc" in compared
+    assert len(seen) - len(compared) == len(result.calibration) + len(result.networks)
+    # one compared HetConv impl per (case, P), chosen by calibration between the two candidates
+    hetconv = [r for r in result.layers if r.op.kind == "hetconv"]
+    assert sorted(r.op.part for r in hetconv) == [1, 4, 16] and all(r.chosen_by == "calibration" for r in hetconv)
+    folder = ReportFolder(tmp_path, study.report_files(run.target, run.fingerprint))
+    md = study.write_report(run, folder)
     text = md.read_text()
-    assert "| claim | what was measured | verdict |" in text and "AMD" in text or "Intel" in text or "Measured on" in text
+    assert "| claim | what was measured | verdict |" in text
+    assert run.fingerprint["cpu_model"] in text and run.fingerprint["torch"] in text  # provenance header
+    assert "HetConv impl chosen by calibration" in text
     assert (tmp_path / md.name.replace(".md", "-speedup.png")).stat().st_size > 1000
-    assert (tmp_path / md.name.replace(".md", "-layers.csv")).read_text().count("\n") == len(study.layers) + len(study.networks) + 1
+    rows = (tmp_path / md.name.replace(".md", "-layers.csv")).read_text().count("\n")
+    assert rows == len(result.layers) + len(result.calibration) + len(result.networks) + 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(study.report_files(run.target, run.fingerprint))

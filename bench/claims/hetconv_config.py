@@ -25,8 +25,13 @@ class StudyConfig:
     network_models: tuple[str, ...]
     network_batches: tuple[int, ...]
     ci_target: float = 0.02
-    min_samples: int = 15
-    group_max_time_s: float = 12.0  # sampling budget of one interleaved group
+    # samples (= interleaved rounds) every operator of a group gets before its CI may stop it: what a
+    # ratio-of-medians verdict needs; a group whose rounds do not fit `case_max_time_s` gets fewer and says so
+    min_samples: int = 30
+    group_max_time_s: float = 12.0  # sampling budget of a group whose `min_samples` rounds fit in it
+    case_max_time_s: float = 60.0  # hard cap: the budget of a slow group grows to fit its rounds, up to this
+    calibration_samples: int = 5  # rounds of the calibration pass that picks each P's impl (and sizes the budget)
+    calibration_max_time_s: float = 3.0
     warmup_max_time_s: float = 4.0
 
 
@@ -56,6 +61,9 @@ QUICK = StudyConfig(
     ci_target=0.03,
     min_samples=10,
     group_max_time_s=5.0,
+    case_max_time_s=10.0,
+    calibration_samples=3,
+    calibration_max_time_s=1.0,
     warmup_max_time_s=2.0,
 )
 

@@ -1,118 +1,94 @@
 """Writing the HetConv claim study: a Markdown verdict table, charts and a CSV of medians.
 
-Files go to `<out>/hetconv-<target>-<machine>.md` (+ `.png` charts and `-layers.csv`), and
-every file names the machine, versions and date.
+Files go to `<out>/hetconv-<target>-<machine>.md` (+ `.png` charts and `-layers.csv`); every file
+names the machine, versions and date. Header, verdict table and guarded writing are the shared
+claim-report scaffolding (`bench.claims.report_base`); charts use the shared Agg canvas, no pyplot.
 """
 from __future__ import annotations
 
 import csv
-import datetime as _dt
-import re
+import io
 from pathlib import Path
 from statistics import median
 
-import matplotlib
+from bench.claims.base import StudyRun
+from bench.claims.hetconv_study import StudyResult, chosen_hetconv
+from bench.claims.report_base import (VERDICT_RULES, ReportFolder, evidence_lines, header_lines, report_stem,
+                                      study_provenance, utc_stamp, verdict_table)
+from bench.report.canvas import add_footer, new_figure, png_bytes
+from bench.stats import median_ci
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from bench.claims.hetconv_study import StudyResult  # noqa: E402
-from bench.stats import median_ci  # noqa: E402
-
-
-def machine_label(fp: dict) -> str:
-    """Human label of the machine a study ran on (CPU model, GPU name, architecture)."""
-    cpu = fp.get("cpu_model") or fp.get("cpu") or "unknown CPU"
-    arch = fp.get("arch") or fp.get("machine") or ""
-    gpu = fp.get("gpu_name") or ""
-    return " / ".join(x for x in (gpu, f"{cpu} ({arch})" if arch else cpu) if x)
+CHART_DPI = 130
+SUFFIXES = (".md", "-speedup.png", "-matched.png", "-layers.csv")
 
 
-def slug(text: str) -> str:
-    """Filesystem-safe lower-case slug."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "unknown"
+def report_names(target: str, fingerprint: dict) -> tuple[str, ...]:
+    """Every file the report writes for this target and machine."""
+    stem = report_stem("hetconv", target, fingerprint)
+    return tuple(stem + s for s in SUFFIXES)
 
 
-def target_label(study: StudyResult) -> str:
-    """The target as shown to readers; XNNPACK on a non-ARM host is never called ARM."""
-    fp = study.fingerprint
-    arch = str(fp.get("arch") or fp.get("machine") or "")
-    if study.target == "mobile":
-        return f"ExecuTorch XNNPACK on host {arch}" + ("" if arch.lower() in ("aarch64", "arm64") else " (not ARM)")
-    return study.target
+def _cases(study: StudyResult) -> list[str]:
+    return sorted({r.case for r in study.layers}, key=lambda c: [int(t[1:]) for t in c.split()])
 
 
-def _provenance(study: StudyResult, date: str) -> str:
-    fp = study.fingerprint
-    versions = ", ".join(f"{k} {fp[k]}" for k in ("torch", "python", "executorch", "cuda", "cudnn", "onednn")
-                         if fp.get(k))
-    return (f"Measured on {machine_label(fp)}, target {target_label(study)}, threads {fp.get('threads', '?')}, "
-            f"{versions}; git {fp.get('git_commit') or 'unknown'}; {date}; study '{study.config.name}' "
-            f"took {study.elapsed_s:.0f} s.")
-
-
-def _speedup_chart(study: StudyResult, path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    cases = sorted({r.case for r in study.layers})
+def speedup_chart(study: StudyResult, title: str, footer: str) -> bytes:
+    """Latency speed-up vs MACs speed-up over a standard conv, one line per case, points per P (PNG)."""
+    fig, ax = new_figure((7.5, 5.8), CHART_DPI)
     markers = "osD^v<>p*h"
     lim = 1.0
-    for i, case in enumerate(cases):
+    for i, case in enumerate(_cases(study)):
         std = next((r for r in study.layers if r.case == case and r.op.kind == "standard"), None)
         if std is None:
             continue
-        pts = {}
-        for r in study.layers:
-            if r.case == case and r.op.kind == "hetconv" and r.op.impl != "grouped_streams":
-                best = pts.get(r.op.part)
-                if best is None or median(r.samples_ms) < median(best.samples_ms):
-                    pts[r.op.part] = r
-        xs = [std.macs / r.macs for _p, r in sorted(pts.items())]
-        ys = [median(std.samples_ms) / median(r.samples_ms) for _p, r in sorted(pts.items())]
+        parts = sorted({r.op.part for r in study.layers if r.case == case and r.op.kind == "hetconv"})
+        pts = [(p, r) for p in parts if (r := chosen_hetconv(study.layers, case, p)) is not None]
+        xs = [std.macs / r.macs for _p, r in pts]
+        ys = [median(std.samples_ms) / median(r.samples_ms) for _p, r in pts]
         ax.plot(xs, ys, marker=markers[i % len(markers)], linestyle="-", alpha=0.8, label=case)
-        for (p, _r), x, y in zip(sorted(pts.items()), xs, ys):
+        for (p, _r), x, y in zip(pts, xs, ys):
             ax.annotate(f"P{p}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
         lim = max([lim] + xs + ys)
-    ax.plot([0.8, lim * 1.1], [0.8, lim * 1.1], color="grey", linestyle="--", linewidth=1, label="latency = MACs speed-up")
+    ax.plot([0.8, lim * 1.1], [0.8, lim * 1.1], color="grey", linestyle="--", linewidth=1,
+            label="latency = MACs speed-up")
     ax.axhline(1.0, color="black", linewidth=0.6)
     ax.set_xlabel("MACs speed-up over a standard 3x3 conv (paper formula)")
     ax.set_ylabel("latency speed-up over a standard 3x3 conv (p50)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left", ncol=2)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    add_footer(fig, footer, 120)
+    return png_bytes(fig)
 
 
-def _matched_chart(study: StudyResult, path: Path, title: str) -> None:
+def _with_err(samples: list[float]) -> tuple[float, tuple[float, float]]:
+    m = median(samples)
+    lo, hi = median_ci(samples)
+    return m, (m - lo, hi - m)
+
+
+def matched_chart(study: StudyResult, title: str, footer: str) -> bytes:
+    """HetConv P = M vs DWC+PWC per case: p50 bars with the 95 % CI of the median (PNG)."""
     labels, het, dwc, het_err, dwc_err = [], [], [], [], []
-
-    def with_err(samples):
-        m = median(samples)
-        lo, hi = median_ci(samples)
-        return m, (m - lo, hi - m)
-
-    for case in sorted({r.case for r in study.layers}):
+    for case in _cases(study):
         channels = int(case.split()[0][1:])
-        pcs = [r for r in study.layers if r.case == case and r.op.kind == "hetconv" and r.op.part == channels
-               and r.op.impl != "grouped_streams"]
+        pc = chosen_hetconv(study.layers, case, channels)
         d = next((r for r in study.layers if r.case == case and r.op.kind == "dwc_pwc"), None)
-        if not pcs or d is None:
+        if pc is None or d is None:
             continue
-        best = min(pcs, key=lambda r: median(r.samples_ms))
-        labels.append(f"{case}\n[{best.op.impl}]")
-        m, e = with_err(best.samples_ms)
-        het.append(m)
-        het_err.append(e)
-        m, e = with_err(d.samples_ms)
-        dwc.append(m)
-        dwc_err.append(e)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) + 2), 5))
+        labels.append(f"{case}\n[{pc.op.impl}]")
+        for samples, vals, errs in ((pc.samples_ms, het, het_err), (d.samples_ms, dwc, dwc_err)):
+            m, e = _with_err(samples)
+            vals.append(m)
+            errs.append(e)
+    fig, ax = new_figure((max(6.0, 1.1 * len(labels) + 2), 5.3), CHART_DPI)
     xs = range(len(labels))
     w = 0.38
-    ax.bar([x - w / 2 for x in xs], het, w, yerr=list(zip(*het_err)) if het_err else None, label="HetConv P=M (PC)",
+    ax.bar([x - w / 2 for x in xs], het, w, yerr=list(zip(*het_err)) if het_err else None,
+           label="HetConv P=M (PC)", capsize=3)
+    ax.bar([x + w / 2 for x in xs], dwc, w, yerr=list(zip(*dwc_err)) if dwc_err else None, label="DWC+PWC",
            capsize=3)
-    ax.bar([x + w / 2 for x in xs], dwc, w, yerr=list(zip(*dwc_err)) if dwc_err else None, label="DWC+PWC", capsize=3)
     ax.set_xticks(list(xs))
     ax.set_xticklabels(labels, fontsize=7)
     ax.set_yscale("log")
@@ -120,51 +96,73 @@ def _matched_chart(study: StudyResult, path: Path, title: str) -> None:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    add_footer(fig, footer, 110)
+    return png_bytes(fig)
 
 
-def write_layer_csv(study: StudyResult, path: Path) -> None:
-    """Every measured operator: case, label, MACs, depth, p50 and its CI, sample count."""
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["case", "channels", "size", "batch", "operator", "kind", "part", "impl", "macs", "depth",
-                    "p50_ms", "ci_low_ms", "ci_high_ms", "samples"])
+def layer_csv(study: StudyResult) -> str:
+    """Every measured operator and network: case, label, MACs, depth, p50 and its CI, samples, and
+    whether the row is the calibration pass or the compared (fresh) measurement."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["phase", "case", "channels", "size", "batch", "operator", "kind", "part", "impl", "chosen_by", "macs",
+                "depth", "p50_ms", "ci_low_ms", "ci_high_ms", "samples", "note"])
+    for phase, rows in (("compared", study.layers), ("calibration", study.calibration)):
+        for r in rows:
+            lo, hi = median_ci(r.samples_ms)
+            w.writerow([phase, r.case, r.channels, r.size, r.batch, r.op.label, r.op.kind, r.op.part, r.op.impl,
+                        r.chosen_by, r.macs, r.depth, f"{median(r.samples_ms):.5g}", f"{lo:.5g}", f"{hi:.5g}",
+                        len(r.samples_ms), r.note])
+    for r in study.networks:
+        lo, hi = median_ci(r.samples_ms)
+        w.writerow(["compared", f"network b{r.batch}", "", "", r.batch, r.model, "network", "", "", "", r.macs,
+                    r.depth, f"{median(r.samples_ms):.5g}", f"{lo:.5g}", f"{hi:.5g}", len(r.samples_ms), r.note])
+    return buf.getvalue()
+
+
+def calibration_lines(study: StudyResult) -> list[str]:
+    """Markdown table: per case and P, the impl chosen by the calibration pass and every candidate's median."""
+    rows = []
+    for case in _cases(study):
         for r in study.layers:
-            lo, hi = median_ci(r.samples_ms)
-            w.writerow([r.case, r.channels, r.size, r.batch, r.op.label, r.op.kind, r.op.part, r.op.impl, r.macs,
-                        r.depth, f"{median(r.samples_ms):.5g}", f"{lo:.5g}", f"{hi:.5g}", len(r.samples_ms)])
-        for r in study.networks:
-            lo, hi = median_ci(r.samples_ms)
-            w.writerow([f"network b{r.batch}", "", "", r.batch, r.model, "network", "", "", r.macs, r.depth,
-                        f"{median(r.samples_ms):.5g}", f"{lo:.5g}", f"{hi:.5g}", len(r.samples_ms)])
+            if r.case != case or not r.chosen_by:
+                continue
+            cands = [c for c in study.calibration if c.case == case and c.op.kind == "hetconv"
+                     and c.op.part == r.op.part and c.op.impl in study.config.impls]
+            medians = ", ".join(f"{c.op.impl} {median(c.samples_ms):.4g}" for c in cands)
+            rounds = min((len(c.samples_ms) for c in cands), default=0)
+            rows.append(f"| {case} | P{r.op.part} | {r.op.impl} ({r.chosen_by}) | {medians} | {rounds} |")
+    if not rows:
+        return []
+    return ["## HetConv impl chosen by calibration", "",
+            "Each P is compared through one exact impl, picked by the lowest median of a short calibration pass "
+            "and then timed again on fresh samples with the references, so the pick's luck does not enter the "
+            "comparison.", "", "| case | P | chosen impl | calibration medians (ms) | calibration rounds |",
+            "|---|---|---|---|---|"] + rows + [""]
 
 
-def write_study(study: StudyResult, out_dir: Path) -> Path:
-    """Write the Markdown verdict table, the two charts and the CSV; returns the .md path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    base = f"hetconv-{slug(study.target)}-{slug(machine_label(study.fingerprint))}"
-    prov = _provenance(study, date)
-    title = f"HetConv claim study, {target_label(study)}, {machine_label(study.fingerprint)}, {date[:10]}"
-    _speedup_chart(study, out_dir / f"{base}-speedup.png", title + "\nlatency vs MACs speed-up per P")
-    _matched_chart(study, out_dir / f"{base}-matched.png", title + "\nHetConv PC vs DWC+PWC at matched MACs")
-    write_layer_csv(study, out_dir / f"{base}-layers.csv")
-    lines = [f"# HetConv claim study: {target_label(study)}", "", prov, "",
-             "Verdicts are 'supported' or 'refuted' only when every case is significant (Mann-Whitney U p < 0.01 "
-             "and the bootstrap 95 % CI of the ratio of medians excludes 1); 'mixed' when the significant cases "
-             "disagree or cover only some cases; 'inconclusive' when none is significant. Operators of one case "
-             "are timed interleaved. 'Best exact impl' picks the HetConv implementation with the lowest median "
-             "per case (masked, grouped, branches, folded compute the same function).", "",
-             "| claim | what was measured | verdict |", "|---|---|---|"]
-    lines += [f"| {v.claim} | {v.measured} | **{v.verdict}** |" for v in study.verdicts]
-    lines += ["", "## Evidence", ""]
-    for v in study.verdicts:
-        lines += [f"### {v.claim}: {v.verdict}", ""] + [f"- {e}" for e in v.evidence] + [""]
-    lines += ["## Charts", "", f"![latency vs MACs speed-up]({base}-speedup.png)", "",
-              f"![HetConv PC vs DWC+PWC]({base}-matched.png)", "",
-              f"All medians: [{base}-layers.csv]({base}-layers.csv).", ""]
-    md = out_dir / f"{base}.md"
-    md.write_text("\n".join(lines))
-    return md
+def write_study(run: StudyRun, folder: ReportFolder) -> Path:
+    """Write the Markdown verdict table, the two charts and the CSV through `folder`; returns the .md path."""
+    study: StudyResult = run.result
+    date = utc_stamp()
+    prov = study_provenance(run.target, run.fingerprint, date)
+    md_name, speed_name, matched_name, csv_name = report_names(run.target, run.fingerprint)
+    title = f"HetConv claim study, {prov.target_label()}, {date[:10]}"
+    footer = prov.one_line()
+    folder.check()
+    folder.write_bytes(speed_name, speedup_chart(
+        study, title + "\nlatency vs MACs speed-up per P (HetConv impl chosen by calibration)", footer))
+    folder.write_bytes(matched_name, matched_chart(study, title + "\nHetConv PC vs DWC+PWC at matched MACs", footer))
+    folder.write_text(csv_name, layer_csv(study))
+    lines = header_lines(run, "HetConv claim study", date)
+    lines += [VERDICT_RULES + " Operators of one case are timed interleaved. Each P is compared through the "
+              "exact HetConv impl (masked, grouped, branches, folded compute the same function) that a separate "
+              "calibration pass found fastest, timed again on fresh samples; each comparison gets "
+              f"{study.config.min_samples} rounds where they fit within {study.config.case_max_time_s:g} s per "
+              "case, and says so where they do not.", "", verdict_table(run.verdicts)]
+    lines += evidence_lines(run.verdicts)
+    lines += calibration_lines(study)
+    lines += ["## Charts", "", f"![latency vs MACs speed-up]({speed_name})", "",
+              f"![HetConv PC vs DWC+PWC]({matched_name})", "", f"All medians: [{csv_name}]({csv_name}).", ""]
+    return folder.write_text(md_name, "\n".join(lines))

@@ -1,18 +1,30 @@
 """Measuring the HetConv paper's claims: layer sweep, network level, counters and depth.
 
-Operators of one case (shape and batch) are timed interleaved (A B C A B C ...) so drift hits
-all alike; the network-level models of one batch likewise. Verdicts come from
-`bench.claims.verdicts` and are only "supported"/"refuted" on significant evidence.
+Every group (the operators of one case, i.e. shape and batch, or the network models of one
+batch) is measured twice, interleaved (A B C A B C ...) so drift hits all alike:
+
+1. a short calibration pass over every candidate (every exact HetConv impl per P) picks the
+   impl each P is compared with, and gives the time of one round;
+2. a fresh measurement of the chosen impls and the references. Comparing the minimum of several
+   medians would bias every speed-up upward; the chosen impl's latency here is an unbiased sample.
+
+The fresh pass gets `min_samples` rounds (what a ratio-of-medians verdict needs), its time budget
+grown to fit them up to `case_max_time_s`; a case that cannot fit them gets fewer and its verdict
+evidence says so. Results are matched to operators by index only, never by the order in which
+the timing core happened to call them. Verdicts come from `bench.claims.verdicts` and are only
+"supported"/"refuted" on significant evidence.
 """
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
+from bench.claims.base import OnResult, Progress, StudyCell
 from bench.claims.depth import sequential_depth
 from bench.claims.hetconv_config import StudyConfig, resolve_part
 from bench.claims.layer_ops import KERNEL, LayerOp
@@ -20,12 +32,21 @@ from bench.claims.verdicts import (NOT_MEASURED, Timed, Verdict, exact_verdict, 
 from bench.timing import Measurement, measure_interleaved
 from zoo.layers.hetconv import hetconv_macs
 
-OnResult = Callable[[dict[str, Any], Measurement], None]
+# Device-specific HetConv impls (Device.extra_hetconv_impls) and the exact impl each is compared with.
+EXTRA_IMPL_BASELINE = {"grouped_streams": "grouped"}
+CALIBRATION = "calibration"
+ONLY_IMPL = "only impl"
+CALIBRATION_CI = 1.0  # the calibration pass stops after its fixed number of rounds, not on precision
+ROUND_MARGIN = 1.25  # budget slack for rounds slower than the calibration's median round
 
 
 @dataclass
 class LayerResult:
-    """One operator measured on one case."""
+    """One operator measured on one case.
+
+    `chosen_by` is set on the HetConv impl a P is compared with ("calibration", or "only impl"
+    when there was one candidate); `note` says why the case may have too few rounds for a verdict.
+    """
 
     channels: int
     size: int
@@ -34,6 +55,8 @@ class LayerResult:
     macs: int  # per image, paper counting
     depth: int
     samples_ms: list[float]
+    chosen_by: str = ""
+    note: str = ""
 
     @property
     def case(self) -> str:
@@ -42,7 +65,7 @@ class LayerResult:
 
     def timed(self) -> Timed:
         """As verdict input."""
-        return Timed(self.case, self.op.label, self.macs, tuple(self.samples_ms))
+        return Timed(self.case, self.op.label, self.macs, tuple(self.samples_ms), self.note)
 
 
 @dataclass
@@ -54,36 +77,102 @@ class NetworkResult:
     macs: int
     depth: int
     samples_ms: list[float]
+    note: str = ""
 
     def timed(self) -> Timed:
         """As verdict input."""
-        return Timed(f"network b{self.batch}", self.model, self.macs, tuple(self.samples_ms))
+        return Timed(f"network b{self.batch}", self.model, self.macs, tuple(self.samples_ms), self.note)
 
 
 @dataclass
 class StudyResult:
-    """Everything one study measured, plus its verdicts."""
+    """Everything one study measured, plus its verdicts.
+
+    `calibration` holds the calibration pass of every layer case (not compared in any verdict);
+    `extra_impls` the device-specific HetConv impls the target offered.
+    """
 
     config: StudyConfig
     target: str
     fingerprint: dict[str, Any]
     layers: list[LayerResult] = field(default_factory=list)
     networks: list[NetworkResult] = field(default_factory=list)
+    calibration: list[LayerResult] = field(default_factory=list)
     counter_checks: list[tuple[str, float, float]] = field(default_factory=list)
+    extra_impls: tuple[str, ...] = ()
     verdicts: list[Verdict] = field(default_factory=list)
     elapsed_s: float = 0.0
 
 
-def ops_for(channels: int, cfg: StudyConfig, impls: tuple[str, ...]) -> list[LayerOp]:
-    """The operators compared at one width: standard, HetConv per P and impl, GWC(P)+PWC, DWC+PWC."""
+def parts_for(channels: int, cfg: StudyConfig) -> list[int]:
+    """The HetConv parts P measured at one width (P = M resolved; P > M dropped)."""
+    return sorted({resolve_part(p, channels) for p in cfg.parts if resolve_part(p, channels) <= channels})
+
+
+def ops_for(channels: int, cfg: StudyConfig, extra_impls: tuple[str, ...] = ()) -> list[LayerOp]:
+    """Every candidate at one width: standard, HetConv per P in every exact impl and every extra
+    impl of the device, GWC(P)+PWC, DWC+PWC. The calibration pass measures all of them."""
     ops = [LayerOp("standard")]
-    parts = sorted({resolve_part(p, channels) for p in cfg.parts if resolve_part(p, channels) <= channels})
+    parts = parts_for(channels, cfg)
     for p in parts:
-        ops += [LayerOp("hetconv", p, impl) for impl in impls]
+        ops += [LayerOp("hetconv", p, impl) for impl in cfg.impls + tuple(extra_impls)]
     # GWC with 1 group is a standard conv + PWC and with M groups it is DWC+PWC: both covered
     ops += [LayerOp("gwc_pwc", p) for p in parts if 1 < p < channels]
     ops.append(LayerOp("dwc_pwc"))
     return ops
+
+
+def choose_impls(candidates: list[LayerOp], calibration_ms: list[float],
+                 exact_impls: tuple[str, ...]) -> dict[int, tuple[LayerOp, str]]:
+    """Per P, the exact HetConv impl with the lowest calibration median, and how it was chosen."""
+    by_part: dict[int, list[tuple[float, LayerOp]]] = {}
+    for op, ms in zip(candidates, calibration_ms):
+        if op.kind == "hetconv" and op.impl in exact_impls:
+            by_part.setdefault(op.part, []).append((ms, op))
+    return {p: (min(c, key=lambda t: t[0])[1], CALIBRATION if len(c) > 1 else ONLY_IMPL)
+            for p, c in by_part.items()}
+
+
+def compared_ops(candidates: list[LayerOp], chosen: dict[int, tuple[LayerOp, str]],
+                 extra_impls: tuple[str, ...]) -> list[tuple[LayerOp, str]]:
+    """The operators of the fresh measurement, with how each HetConv one was chosen ("" if not):
+    the references, each P's chosen impl, and each extra impl with the exact impl it is compared with."""
+    picked = {op for op, _ in chosen.values()}
+    out: list[tuple[LayerOp, str]] = []
+    for op in candidates:
+        if op.kind != "hetconv":
+            out.append((op, ""))
+        elif op in picked:
+            out.append((op, chosen[op.part][1]))
+        elif op.impl in extra_impls:
+            out.append((op, ""))
+            base = LayerOp("hetconv", op.part, EXTRA_IMPL_BASELINE.get(op.impl, ""))
+            if base.impl and base not in picked and all(base != o for o, _ in out):
+                out.append((base, ""))
+    return out
+
+
+def plan_rounds(round_s: float, cfg: StudyConfig) -> tuple[int, float]:
+    """(rounds, sampling budget in s) of a fresh measurement whose rounds take about `round_s`.
+
+    `min_samples` rounds within `group_max_time_s` if they fit, else a budget grown to fit them up
+    to `case_max_time_s`, else as many rounds as fit the cap (at least `calibration_samples`).
+    """
+    need = cfg.min_samples * round_s * ROUND_MARGIN
+    if need <= cfg.group_max_time_s:
+        return cfg.min_samples, cfg.group_max_time_s
+    if need <= cfg.case_max_time_s:
+        return cfg.min_samples, need
+    fit = int(cfg.case_max_time_s / (round_s * ROUND_MARGIN))
+    return max(cfg.calibration_samples, min(fit, cfg.min_samples)), cfg.case_max_time_s
+
+
+def rounds_note(rounds: int, round_s: float, cfg: StudyConfig) -> str:
+    """Why a group has fewer rounds than a verdict needs ("" when it has enough)."""
+    if rounds >= cfg.min_samples:
+        return ""
+    return (f"only {rounds} rounds, fewer than the {cfg.min_samples} a verdict needs: one interleaved round takes "
+            f"about {round_s:.2g} s and a case is capped at {cfg.case_max_time_s:g} s")
 
 
 def counter_checks(cfg: StudyConfig) -> list[tuple[str, float, float]]:
@@ -105,69 +194,119 @@ def counter_checks(cfg: StudyConfig) -> list[tuple[str, float, float]]:
     return checks
 
 
-def _measure(device, modules: list[torch.nn.Module], example: torch.Tensor, cfg: StudyConfig) -> list[Measurement]:
-    prepared = [device.prepare(m, example) for m in modules]
+@contextmanager
+def _prepared(device, modules: list[torch.nn.Module], example: torch.Tensor) -> Iterator[list[Callable[[], Any]]]:
+    """The modules prepared once for both passes of a group (exporting/compiling can be slow); closed after."""
+    prepared = []
     try:
-        return measure_interleaved([p.run for p in prepared], timer=device.timer(), ci_target=cfg.ci_target,
-                                   min_samples=cfg.min_samples, max_time_s=cfg.group_max_time_s,
-                                   warmup_max_time_s=cfg.warmup_max_time_s)
+        for m in modules:
+            prepared.append(device.prepare(m, example))
+        yield [p.run for p in prepared]
     finally:
         for p in prepared:
             p.close()
         device.cleanup()
 
 
-def run_layer_sweep(device, cfg: StudyConfig, impls: tuple[str, ...], on_result: OnResult | None = None,
-                    progress: Callable[[str], None] | None = None) -> list[LayerResult]:
-    """Time every operator of every case; one interleaved group per (shape, batch)."""
+def _time(device, fns: list[Callable[[], Any]], cfg: StudyConfig, *, min_samples: int, max_time_s: float,
+          ci_target: float) -> list[Measurement]:
+    """One interleaved group; Measurement i belongs to fns[i], whatever order the rounds ran in."""
+    return measure_interleaved(fns, timer=device.timer(), ci_target=ci_target, min_samples=min_samples,
+                               max_iters=max(2000, min_samples), max_time_s=max_time_s,
+                               warmup_max_time_s=cfg.warmup_max_time_s)
+
+
+def _calibrate(device, fns, cfg: StudyConfig) -> list[Measurement]:
+    return _time(device, fns, cfg, min_samples=cfg.calibration_samples, max_time_s=cfg.calibration_max_time_s,
+                 ci_target=CALIBRATION_CI)
+
+
+def _time_planned(device, fns, cfg: StudyConfig, round_s: float) -> tuple[list[Measurement], str]:
+    rounds, budget = plan_rounds(round_s, cfg)
+    meas = _time(device, fns, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target)
+    return meas, rounds_note(len(meas[0].samples_ms) if meas else 0, round_s, cfg)
+
+
+def _ignore(*_args: Any) -> None:
+    """No sink given."""
+
+
+def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (), on_result: OnResult | None = None,
+                    progress: Progress | None = None) -> tuple[list[LayerResult], list[LayerResult]]:
+    """Calibrate, then time, every case (shape, batch); returns (compared results, calibration results)."""
+    on_result, progress = on_result or _ignore, progress or _ignore
     out: list[LayerResult] = []
+    calibration: list[LayerResult] = []
     for channels, size in cfg.shapes:
-        ops = ops_for(channels, cfg, impls)
-        modules = [op.build(channels) for op in ops]
-        depths = [sequential_depth(m) for m in modules]
+        candidates = ops_for(channels, cfg, extra_impls)
+        # an extra impl's exact baseline may be outside the config's impls: build it up front
+        extra_bases = [LayerOp("hetconv", op.part, EXTRA_IMPL_BASELINE[op.impl]) for op in candidates
+                       if op.impl in extra_impls and op.impl in EXTRA_IMPL_BASELINE]
+        everything = candidates + [op for op in dict.fromkeys(extra_bases) if op not in candidates]
+        modules = {op: op.build(channels) for op in everything}
+        depths = {op: sequential_depth(m) for op, m in modules.items()}
         for batch in cfg.batches:
-            if progress:
-                progress(f"layers C{channels} H{size} b{batch}: {len(ops)} operators")
             x = torch.randn(batch, channels, size, size)
-            meas = _measure(device, modules, x, cfg)
-            for op, depth, m in zip(ops, depths, meas):
-                res = LayerResult(channels, size, batch, op, op.paper_macs(channels, size), depth, m.samples_ms)
+            label = f"C{channels}xH{size}"
+            with _prepared(device, [modules[op] for op in everything], x) as fns:
+                run_of = dict(zip(everything, fns))
+                progress(f"layers C{channels} H{size} b{batch}: calibrating {len(candidates)} operators")
+                cal = _calibrate(device, [run_of[op] for op in candidates], cfg)
+                cal_ms = dict(zip(candidates, (median(m.samples_ms) for m in cal)))
+                for op, m in zip(candidates, cal):
+                    calibration.append(LayerResult(channels, size, batch, op, op.paper_macs(channels, size),
+                                                   depths[op], m.samples_ms))
+                    on_result(StudyCell(f"{CALIBRATION}:layer:{op.label}@{label}", "hetconv_layer", batch,
+                                        op.impl or None, op.paper_macs(channels, size)), m)
+                chosen = choose_impls(candidates, [cal_ms[op] for op in candidates], cfg.impls)
+                ops = compared_ops(candidates, chosen, extra_impls)
+                round_s = sum(cal_ms.get(op, 0.0) for op, _ in ops) / 1000
+                progress(f"layers C{channels} H{size} b{batch}: {len(ops)} operators")
+                meas, note = _time_planned(device, [run_of[op] for op, _ in ops], cfg, round_s)
+            for (op, how), m in zip(ops, meas):
+                res = LayerResult(channels, size, batch, op, op.paper_macs(channels, size), depths[op], m.samples_ms,
+                                  chosen_by=how, note=note)
                 out.append(res)
-                if on_result:
-                    on_result({"model": f"layer:{op.label}@C{channels}xH{size}", "family": "hetconv_layer",
-                               "batch": batch, "impl": op.impl or None, "macs": res.macs}, m)
-    return out
+                on_result(StudyCell(f"layer:{op.label}@{label}", "hetconv_layer", batch, op.impl or None, res.macs), m)
+    return out, calibration
 
 
 def run_network_level(device, cfg: StudyConfig, on_result: OnResult | None = None,
-                      progress: Callable[[str], None] | None = None) -> list[NetworkResult]:
-    """Time the VGG-16 CIFAR variants, interleaved per batch size."""
+                      progress: Progress | None = None) -> list[NetworkResult]:
+    """Time the VGG-16 CIFAR variants, interleaved per batch size (a short calibration pass sizes the budget)."""
     import zoo
     from bench.costs import model_costs
 
+    on_result, progress = on_result or _ignore, progress or _ignore
     names = list(cfg.network_models)
     modules = [zoo.deploy_form(zoo.get_model(n)) for n in names]
     depths = [sequential_depth(zoo.get_model(n)) for n in names]
     macs = [model_costs(n).macs for n in names]
+    families = [zoo.get_meta(n).family for n in names]
     out = []
     for batch in cfg.network_batches:
-        if progress:
-            progress(f"networks b{batch}: {len(names)} models")
         c, h, w = zoo.get_meta(names[0]).input_size
-        meas = _measure(device, modules, torch.randn(batch, c, h, w), cfg)
-        for n, d, mac, m in zip(names, depths, macs, meas):
-            out.append(NetworkResult(n, batch, mac, d, m.samples_ms))
-            if on_result:
-                on_result({"model": n, "family": zoo.get_meta(n).family, "batch": batch, "impl": None, "macs": mac}, m)
+        x = torch.randn(batch, c, h, w)
+        with _prepared(device, modules, x) as fns:
+            progress(f"networks b{batch}: calibrating {len(names)} models")
+            cal = _calibrate(device, fns, cfg)
+            for n, fam, mac, m in zip(names, families, macs, cal):
+                on_result(StudyCell(f"{CALIBRATION}:{n}", fam, batch, None, mac), m)
+            round_s = sum(median(m.samples_ms) for m in cal) / 1000
+            progress(f"networks b{batch}: {len(names)} models")
+            meas, note = _time_planned(device, fns, cfg, round_s)
+        for n, fam, d, mac, m in zip(names, families, depths, macs, meas):
+            out.append(NetworkResult(n, batch, mac, d, m.samples_ms, note))
+            on_result(StudyCell(n, fam, batch, None, mac), m)
     return out
 
 
 # -- verdicts ---------------------------------------------------------------------------------
 
-def _best_hetconv(layers: list[LayerResult], case: str, part: int) -> LayerResult | None:
-    cands = [r for r in layers if r.case == case and r.op.kind == "hetconv" and r.op.part == part
-             and r.op.impl != "grouped_streams"]
-    return min(cands, key=lambda r: median(r.samples_ms)) if cands else None
+def chosen_hetconv(layers: list[LayerResult], case: str, part: int) -> LayerResult | None:
+    """The fresh measurement of the impl the calibration pass chose for P = `part` on `case`."""
+    return next((r for r in layers if r.case == case and r.op.kind == "hetconv" and r.op.part == part
+                 and r.chosen_by), None)
 
 
 def _find(layers: list[LayerResult], case: str, kind: str) -> LayerResult | None:
@@ -190,7 +329,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
         for case in cases:
             channels = int(case.split()[0][1:])
             part = resolve_part(p, channels)
-            het, std = _best_hetconv(layers, case, part), _find(layers, case, "standard")
+            het, std = chosen_hetconv(layers, case, part), _find(layers, case, "standard")
             if het and std and (p == 0 or part < channels):
                 pairs.append((het.timed(), std.timed()))
         v, ev = faster_verdict(pairs)
@@ -198,13 +337,14 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
                  f"(realised {(r.p50 / c.p50) / (r.macs / c.macs):.0%})" for c, r in pairs]
         name = "PC (P = M)" if p == 0 else f"P{p}"
         verdicts.append(Verdict(f"HetConv {name} is faster than a standard conv (its MACs saving turns into latency)",
-                                "best exact impl vs standard conv, per case; speed-up vs MACs speed-up", v, speed + ev))
+                                "HetConv impl chosen per case by a calibration pass, then timed on fresh samples "
+                                "vs standard conv; speed-up vs MACs speed-up", v, speed + ev))
 
     series: dict[str, list[tuple[int, float]]] = {}
     for case in cases:
         std = _find(layers, case, "standard")
         for p in sorted({r.op.part for r in layers if r.case == case and r.op.kind == "hetconv"}):
-            het = _best_hetconv(layers, case, p)
+            het = chosen_hetconv(layers, case, p)
             if het and std:
                 series.setdefault(case, []).append((p, median(std.samples_ms) / median(het.samples_ms)))
     v, ev = trend_verdict(series)
@@ -214,7 +354,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
     pairs = []
     for case in cases:
         channels = int(case.split()[0][1:])
-        het, dwc = _best_hetconv(layers, case, channels), _find(layers, case, "dwc_pwc")
+        het, dwc = chosen_hetconv(layers, case, channels), _find(layers, case, "dwc_pwc")
         if het and dwc:
             pairs.append((het.timed(), dwc.timed()))
     net = {(r.model, r.batch): r for r in nets}
@@ -246,25 +386,38 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
     for case in cases:
         for p in parts:
             s = next((r for r in layers if r.case == case and r.op.part == p and r.op.impl == "grouped_streams"), None)
-            g = next((r for r in layers if r.case == case and r.op.part == p and r.op.impl == "grouped"), None)
+            g = next((r for r in layers if r.case == case and r.op.part == p
+                      and r.op.impl == EXTRA_IMPL_BASELINE["grouped_streams"]), None)
             if s and g:
                 pairs.append((s.timed(), g.timed()))
     v, ev = faster_verdict(pairs)
-    if v == NOT_MEASURED:
-        ev = ["needs a CUDA device (two CUDA streams)"] if study.target != "cuda" else ev
+    if v == NOT_MEASURED and "grouped_streams" not in study.extra_impls:
+        offered = ", ".join(study.extra_impls) or "none"
+        ev = ["needs a target that runs HetConv's two branches concurrently (a 'grouped_streams' impl in the "
+              f"device's extra_hetconv_impls); target '{study.target}' offers none (extra impls: {offered})"]
     verdicts.append(Verdict("On CUDA, HetConv's two branches on separate streams beat one stream",
                             "grouped_streams vs grouped, per case and P", v, ev))
     return verdicts
 
 
-def run_hetconv_study(device, cfg: StudyConfig, on_result: OnResult | None = None,
-                      progress: Callable[[str], None] | None = None) -> StudyResult:
-    """Run the whole study on `device` and compute verdicts."""
+def extra_impls_of(device) -> tuple[str, ...]:
+    """The device-specific HetConv impls a device offers (`Device.extra_hetconv_impls`; none if absent)."""
+    return tuple(getattr(device, "extra_hetconv_impls", ()) or ())
+
+
+def run_hetconv_study(device, cfg: StudyConfig, on_result: OnResult | None = None, progress: Progress | None = None,
+                      fingerprint: dict[str, Any] | None = None) -> StudyResult:
+    """Run the whole study on `device` and compute verdicts.
+
+    `fingerprint` is what the report names as the machine (default: the device's own, which the
+    command passes with the thread count it set).
+    """
     t0 = time.perf_counter()
-    impls = cfg.impls + (("grouped_streams",) if device.name == "cuda" else ())
-    study = StudyResult(cfg, device.name, device.fingerprint())
+    extra = extra_impls_of(device)
+    study = StudyResult(cfg, device.name, fingerprint if fingerprint is not None else device.fingerprint(),
+                        extra_impls=extra)
     study.counter_checks = counter_checks(cfg)
-    study.layers = run_layer_sweep(device, cfg, impls, on_result, progress)
+    study.layers, study.calibration = run_layer_sweep(device, cfg, extra, on_result, progress)
     study.networks = run_network_level(device, cfg, on_result, progress)
     study.verdicts = compute_verdicts(study)
     study.elapsed_s = time.perf_counter() - t0

@@ -31,6 +31,7 @@ class Timed:
     label: str
     macs: int
     samples_ms: tuple[float, ...]
+    note: str = ""  # why the samples may be too few for a verdict (shown when a pair is not significant)
 
     @property
     def p50(self) -> float:
@@ -65,9 +66,10 @@ def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA) -
             faster += 1
         elif sig and t.ratio > 1:
             slower += 1
+        why = "; ".join(dict.fromkeys(n for n in (cand.note, ref.note) if n))
         lines.append(f"{cand.case}: {cand.label} {cand.p50:.4g} ms vs {ref.label} {ref.p50:.4g} ms, "
                      f"ratio {t.ratio:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], p={t.p_value:.2g}"
-                     f"{'' if sig else ' (not significant)'}")
+                     f"{'' if sig else ' (not significant' + (f': {why}' if why else '') + ')'}")
     n = len(pairs)
     return _tally(n, faster, slower, lines,
                   f"faster in {faster}/{n}, slower in {slower}/{n} cases (significant at p<{alpha})")

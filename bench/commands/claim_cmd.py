@@ -1,66 +1,91 @@
-"""`bench claim hetconv`: test the HetConv paper's speed claims on a target, with verdicts."""
+"""`bench claim NAME`: test a paper's speed claims on a target, with verdicts (studies in bench.claims.registry)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from bench.claims.registry import get_study, study_names
 from bench.errors import BenchError
 
-CLAIMS = ("hetconv",)
+DEFAULT_OUT = "bench-out/claims"
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register `bench claim`."""
+    names = ", ".join(study_names())
     p = sub.add_parser(
-        "claim", help="test a paper's speed claims with measurements (hetconv)",
-        description="Measure the HetConv paper's claims (MACs formula, speed-up vs P, matched-MACs HetConv vs "
-                    "DWC+PWC, 'zero latency' depth, CUDA streams) and write a verdict table with evidence.")
-    p.add_argument("claim", choices=CLAIMS, help="which paper's claims")
+        "claim", help=f"test a paper's speed claims with measurements ({names})",
+        description="Measure a paper's speed claims on a target and write a verdict table with evidence. "
+                    f"Studies: {names}; `bench claim` without a name lists them.")
+    p.add_argument("claim", nargs="?", metavar="NAME", help=f"which study: {names} (omit to list them)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | mobile (alias arm); default cpu")
-    p.add_argument("--quick", action="store_true", help="a small sweep (under 3 minutes on 2 CPU cores)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: torch's default)")
+    p.add_argument("--quick", action="store_true", help="a small sweep (a few minutes at most on 2 CPU cores)")
+    p.add_argument("--threads", type=int, help="CPU threads during the study (default: torch's default); "
+                                               "restored afterwards")
     p.add_argument("--db", default="bench-out/results.sqlite", help="result store (every cell is stored)")
-    p.add_argument("--out", default="reports/claims", help="folder for the Markdown report, charts and CSV")
+    p.add_argument("--out", default=DEFAULT_OUT,
+                   help=f"folder for the report files (default {DEFAULT_OUT}; publish with --out reports/claims)")
+    p.add_argument("--force", action="store_true", help="replace report files that already exist")
     p.add_argument("--gate", action="store_true", help="exit 1 if any claim is refuted")
     return p
 
 
+def _list_studies() -> int:
+    width = max(len(n) for n in study_names())
+    for name in study_names():
+        print(f"{name:<{width}}  {get_study(name).help}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the study, store every cell, write the report, print the verdicts."""
-    from bench.claims.hetconv_config import FULL, QUICK
-    from bench.claims.hetconv_report import write_study
-    from bench.claims.hetconv_study import run_hetconv_study
+    if args.claim is None:
+        return _list_studies()
+    study = get_study(args.claim)
+    if args.threads is not None and args.threads < 1:
+        raise BenchError(f"--threads must be >= 1, got {args.threads}")
+
+    import torch
+
+    from bench.claims.base import StudyCell, StudyContext, config_name, run_study
+    from bench.claims.report_base import ReportFolder
     from bench.grid import Cell
     from bench.stats import summarize
     from bench.store import ResultStore
     from devices.cpu import set_threads
     from devices.registry import get_device
 
-    if args.threads is not None and args.threads < 1:
-        raise BenchError(f"--threads must be >= 1, got {args.threads}")
     device = get_device(args.device)
-    threads = set_threads(args.threads)
-    cfg = QUICK if args.quick else FULL
-    store = ResultStore(args.db)
-    fp = device.fingerprint(threads=threads)
-    run_id = store.start_run(device.name, fp, {"study": f"claim-{args.claim}", "config": cfg.name, "threads": threads})
+    cfg = study.config(args.quick)
+    previous_threads = torch.get_num_threads()
+    try:
+        threads = set_threads(args.threads)
+        fp = device.fingerprint(threads=threads)
+        # before measuring: a long study must not end in a report it may not write
+        folder = ReportFolder(Path(args.out), study.report_files(device.name, fp), force=args.force)
+        folder.check()
+        store = ResultStore(args.db)
+        run_id = store.start_run(device.name, fp, {"study": f"claim-{study.name}", "config": config_name(cfg),
+                                                   "threads": threads})
 
-    def on_result(info, m) -> None:
-        cell = Cell(model=info["model"], batch=info["batch"], dtype="fp32", layout="nchw", impl=info["impl"],
-                    threads=threads)
-        store.add_result(run_id, cell, summarize(m.samples_ms), m.samples_ms, {"macs": info["macs"]},
-                         family=info["family"], warmup_iters=m.warmup_iters, stop_reason=m.stop_reason)
+        def on_result(cell: StudyCell, m) -> None:
+            key = Cell(model=cell.model, batch=cell.batch, dtype="fp32", layout="nchw", impl=cell.impl,
+                       threads=threads)
+            store.add_result(run_id, key, summarize(m.samples_ms), m.samples_ms, {"macs": cell.macs},
+                             family=cell.family, warmup_iters=m.warmup_iters, stop_reason=m.stop_reason)
 
-    def progress(msg: str) -> None:
-        print(f"[claim {args.claim}] {msg}", file=sys.stderr, flush=True)
+        def progress(msg: str) -> None:
+            print(f"[claim {study.name}] {msg}", file=sys.stderr, flush=True)
 
-    study = run_hetconv_study(device, cfg, on_result=on_result, progress=progress)
-    store.finish_run(run_id)
-    md = write_study(study, Path(args.out))
-    width = max(len(v.claim) for v in study.verdicts)
-    for v in study.verdicts:
+        result = run_study(study, device, cfg, StudyContext(device.name, fp, on_result, progress))
+        store.finish_run(run_id)
+    finally:
+        torch.set_num_threads(previous_threads)  # the study's thread count is not left behind for the caller
+    md = study.write_report(result, folder)
+    width = max((len(v.claim) for v in result.verdicts), default=0)
+    for v in result.verdicts:
         print(f"{v.verdict:>13}  {v.claim:<{width}}")
-    print(f"\nrun {run_id} stored in {args.db}; report: {md} ({study.elapsed_s:.0f} s)")
-    refuted = any(v.verdict == "refuted" for v in study.verdicts)
+    print(f"\nrun {run_id} stored in {args.db}; report: {md} ({result.elapsed_s:.0f} s)")
+    refuted = any(v.verdict == "refuted" for v in result.verdicts)
     return 1 if (args.gate and refuted) else 0

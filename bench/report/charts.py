@@ -9,29 +9,25 @@ outside the axes on the right, and a footer naming machine, versions and date.
 from __future__ import annotations
 
 import math
-import textwrap
 from dataclasses import dataclass, field
 
 import matplotlib
 import pandas as pd
 from matplotlib.axes import Axes
-# Figures are built on the Agg canvas directly, without pyplot: rendering is headless and leaves
-# no global figure state behind, whatever backend the process has selected.
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+# Figures are built on the Agg canvas directly, without pyplot (see bench.report.canvas).
+from bench.report.canvas import DIMMED_TEXT, DPI, add_footer, new_figure
 from bench.report.fronts import RankComparison, rank_comparison
 from bench.report.labels import LabelSpec, place_labels
 from bench.report.provenance import Provenance
 
 FIGSIZE = (11.0, 7.0)
 CROWDED_POINTS = 30  # above this many points the canvas grows (up to 1.6x per side)
-DPI = 150
 DATASET_NAMES = {"cifar10": "CIFAR-10", "imagenet": "ImageNet"}
-DIMMED_TEXT = "#5a5a5a"
 OUTLIER_COLOR = "#d62728"
 FADED_ALPHA = 0.4
 
@@ -88,10 +84,7 @@ def _linear_limits(values: pd.Series, pad_frac: float = 0.08) -> tuple[float, fl
 def _new_figure(n_points: int = 0) -> tuple[Figure, Axes]:
     """A figure with one axes; charts with many points get a larger canvas so labels fit."""
     scale = min(1.6, max(1.0, math.sqrt(n_points / CROWDED_POINTS)))
-    fig = Figure(figsize=(FIGSIZE[0] * scale, FIGSIZE[1] * scale), dpi=DPI)
-    FigureCanvasAgg(fig)  # no pyplot state: figures are freed with their Chart
-    ax = fig.add_subplot(1, 1, 1)
-    return fig, ax
+    return new_figure((FIGSIZE[0] * scale, FIGSIZE[1] * scale), DPI)
 
 
 def _finish_layout(fig: Figure, ax, legend_handles: list) -> None:
@@ -107,8 +100,7 @@ def _footer(fig: Figure, provenance: Provenance, omitted: int) -> None:
     if omitted:
         text += (f". {omitted} label{'s' if omitted > 1 else ''} of crowded points left out to avoid overlaps; "
                  "every variant is in the table")
-    width = int(170 * fig.get_figwidth() / FIGSIZE[0])
-    fig.text(0.01, 0.01, textwrap.fill(text, width=width), fontsize=6.5, color=DIMMED_TEXT, va="bottom", ha="left")
+    add_footer(fig, text, int(170 * fig.get_figwidth() / FIGSIZE[0]))
 
 
 def _family_handles(colors: dict[str, tuple], families: list[str]) -> list[Line2D]:
