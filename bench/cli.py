@@ -27,6 +27,7 @@ COMMANDS = {
     "regress": "regress_cmd",
     "prune": "prune_cmd",
     "lowrank": "lowrank_cmd",
+    "eval": "eval_cmd",
 }
 
 
