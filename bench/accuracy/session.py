@@ -129,7 +129,7 @@ def _check_device(device: str) -> str:
     return "cuda" if device == "cuda" else "cpu"
 
 
-def _evaluate_model(name: str, checkpoint: Path, spec: DataSpec, request: EvalRequest, indices: range | None,
+def _evaluate_model(name: str, checkpoint: Path, spec: DataSpec, request: EvalRequest, indices: list[int] | None,
                     eager_device: str) -> tuple[ModelResult, Any]:
     from torch.utils.data import Subset
 
@@ -181,7 +181,8 @@ def evaluate_request(request: EvalRequest) -> EvalOutcome:
     size = len(raw)
     limit = 0 if request.limit is None or request.limit >= size else request.limit
     fingerprint = dataset_fingerprint(spec, raw)
-    indices = range(limit) if limit else None
+    # evenly spaced, not the first N: ImageFolder orders images by class, so a prefix would be a few classes only
+    indices = [i * size // limit for i in range(limit)] if limit else None
     workers = min(request.workers, os.cpu_count() or 1)
     request = EvalRequest(**{**request.__dict__, "workers": workers})
     results = [_evaluate_model(m, Path(c), spec, request, indices, eager_device)[0]

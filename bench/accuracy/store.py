@@ -98,3 +98,40 @@ def measured_top1(accuracy: pd.DataFrame, model: str, target: str) -> pd.Series 
         if not candidates.empty:
             return candidates.iloc[-1]
     return None
+
+
+MEASURED_COLUMNS = ("measured_top1", "measured_top1_low", "measured_top1_high", "measured_n", "measured_source",
+                    "measured_data_kind")
+
+
+def attach_measured(results: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """`results` with MEASURED_COLUMNS added: per row, the measured top-1 (percent) `measured_top1` picks.
+
+    Rows without a measurement get NaN/None; the source text names data, fingerprint, n,
+    checkpoint hash, target and the exact interval, so a reader can trace the number.
+    """
+    df = results.copy()
+    values: dict[str, list[Any]] = {c: [] for c in MEASURED_COLUMNS}
+    cache: dict[tuple[str, str], pd.Series | None] = {}
+    for model, target in zip(df["model"], df["target"]):
+        key = (str(model), "mobile" if target == "arm" else str(target))
+        if key not in cache:
+            cache[key] = measured_top1(accuracy, *key)
+        row = cache[key]
+        if row is None:
+            for c in MEASURED_COLUMNS:
+                values[c].append(None)
+            continue
+        values["measured_top1"].append(100 * float(row["top1"]))
+        values["measured_top1_low"].append(100 * float(row["top1_low"]))
+        values["measured_top1_high"].append(100 * float(row["top1_high"]))
+        values["measured_n"].append(int(row["n"]))
+        values["measured_data_kind"].append(str(row["data_kind"]))
+        values["measured_source"].append(
+            f"measured by bench eval ({row['target']}) on {row['data']} (fingerprint {str(row['dataset_fingerprint'])[:12]}, "
+            f"n={int(row['n'])}), checkpoint sha256 {str(row['checkpoint_sha256'])[:12]}, exact 95% CI "
+            f"[{100 * float(row['top1_low']):.2f}, {100 * float(row['top1_high']):.2f}], {row['created_at']}")
+    for c in MEASURED_COLUMNS:
+        df[c] = values[c]
+    df["measured_top1"] = df["measured_top1"].astype(float)
+    return df

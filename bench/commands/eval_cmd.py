@@ -51,14 +51,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default="cpu",
                    help="cpu or cuda: eager; mobile: eager on cpu plus the exported .pte (default cpu)")
     p.add_argument("--batch", type=_positive_int, default=256, help="images per batch (default 256)")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate N images evenly spaced over the data (same images for every model and target)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (default 2)")
     p.add_argument("--mean", type=_triple, metavar="R,G,B", help="normalisation mean (default: the model's data config)")
     p.add_argument("--std", type=_triple, metavar="R,G,B", help="normalisation std (default: the model's data config)")
     p.add_argument("--crop-pct", type=float, help="center-crop fraction (default: the model's data config)")
     p.add_argument("--interpolation", choices=("bilinear", "bicubic", "nearest"), help="resize interpolation")
     p.add_argument("--db", nargs="?", const=DEFAULT_DB, metavar="PATH",
-                   help=f"store the results in this database (--db alone: {DEFAULT_DB})")
+                   help=f"store the results in this database (--db alone: {DEFAULT_DB}; put it after MODEL)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--format", choices=("table", "json"), default="table")
     return p
