@@ -50,6 +50,11 @@ def ranked_checkpoint(path, ranking: list[int], prefix: str = "") -> list[int]:
     return ranking
 
 
+def spread(labels: np.ndarray, limit: int) -> np.ndarray:
+    """The labels of the `--limit` subset as documented: `limit` images evenly spaced over the data."""
+    return labels[[i * len(labels) // limit for i in range(limit)]]
+
+
 def eval_json(capsys, *args) -> dict:
     assert main(["eval", *args, "--workers", "0", "--format", "json"]) == 0
     return json.loads(capsys.readouterr().out)
@@ -97,10 +102,10 @@ def test_imagefolder_paired_mcnemar_and_prefix_stripped(digits, tmp_path, capsys
     ranked_checkpoint(tmp_path / "a.pt", [3, 0, 1, 2, 4, 5, 6, 7, 8, 9], prefix="module.")
     ranked_checkpoint(tmp_path / "b.pt", [5, 0, 1, 2, 3, 4, 6, 7, 8, 9])
     assert main(["eval", MODEL, MODEL, "--checkpoint", str(tmp_path / "a.pt"), "--checkpoint", str(tmp_path / "b.pt"),
-                 "--data", digits["folder"], "--workers", "0"]) == 0
+                 "--data", digits["folder"], "--workers", "0", "--limit", "200"]) == 0
     text = capsys.readouterr().out
     assert "'module.' prefix stripped" in text
-    labels = digits["labels"]
+    labels = spread(np.sort(digits["labels"], kind="stable"), 200)  # ImageFolder lists images class by class
     n3, n5 = int((labels == 3).sum()), int((labels == 5).sum())
     p = binomtest(n3, n3 + n5, 0.5).pvalue
     assert f"{n3} right only by {MODEL}, {n5} only by {MODEL}; exact McNemar p = {p:.3g}" in text
@@ -109,12 +114,12 @@ def test_imagefolder_paired_mcnemar_and_prefix_stripped(digits, tmp_path, capsys
 def test_limit_takes_the_same_spread_subset_and_fingerprints_differ(digits, tmp_path, capsys):
     ranked_checkpoint(tmp_path / "c.pt", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     cifar = eval_json(capsys, MODEL, "--checkpoint", str(tmp_path / "c.pt"), "--data", digits["cifar"],
-                      "--limit", "100")["records"][0]
+                      "--limit", "60")["records"][0]
     folder = eval_json(capsys, MODEL, "--checkpoint", str(tmp_path / "c.pt"), "--data", digits["folder"],
-                       "--limit", "100")["records"][0]
-    assert cifar["n"] == folder["n"] == 100 and cifar["image_limit"] == 100
+                       "--limit", "60")["records"][0]
+    assert cifar["n"] == folder["n"] == 60 and cifar["image_limit"] == 60
     # the folder is ordered by class: an evenly spread subset still holds every class
-    assert 0 < folder["top1_correct"] < 100
+    assert 0 < folder["top1_correct"] < 60
     assert cifar["dataset_fingerprint"] != folder["dataset_fingerprint"]
 
 
@@ -123,12 +128,12 @@ def test_results_stored_keyed_and_replaced(digits, tmp_path, capsys):
     db = tmp_path / "r.sqlite"
     for _ in range(2):
         assert main(["eval", MODEL, "--checkpoint", str(tmp_path / "c.pt"), "--data", digits["cifar"],
-                     "--workers", "0", "--db", str(db)]) == 0
+                     "--workers", "0", "--limit", "60", "--db", str(db)]) == 0
     rows = sqlite3.connect(db).execute("SELECT model, target, n, top1_correct, checkpoint_sha256 FROM accuracy").fetchall()
     import hashlib
 
     sha = hashlib.sha256((tmp_path / "c.pt").read_bytes()).hexdigest()
-    assert rows == [(MODEL, "cpu", len(digits["labels"]), int((digits["labels"] == 3).sum()), sha)]
+    assert rows == [(MODEL, "cpu", 60, int((spread(digits["labels"], 60) == 3).sum()), sha)]
 
 
 # --- errors: one line, exit 2 -------------------------------------------------------------------------
@@ -204,4 +209,109 @@ def test_deploy_form_checkpoint_is_accepted(digits, tmp_path, capsys):
     rec = eval_json(capsys, MODEL, "--checkpoint", str(tmp_path / "deploy.pt"), "--data", digits["cifar"],
                     "--limit", "50")["records"][0]
     assert rec["extra"]["checkpoint_form"] == "deploy"
-    assert rec["top1_correct"] == sum(int(digits["labels"][i * len(digits["labels"]) // 50] == 4) for i in range(50))
+    assert rec["top1_correct"] == int((spread(digits["labels"], 50) == 4).sum())
+
+
+# --- measured accuracy in reports ---------------------------------------------------------------------
+
+def test_report_uses_measured_accuracy_and_marks_it(tmp_path):
+    from test_report import SMALL_MODELS, synthetic_frames
+
+    from bench.accuracy.store import AccuracyRecord, accuracy_frame, attach_measured, save_accuracy
+    from bench.report.charts import accuracy_chart, family_colors
+    from bench.report.data import build_slices
+
+    models = dict(SMALL_MODELS, resnet20_cifar="resnet_cifar")
+    results, runs = synthetic_frames(models)
+    conn = sqlite3.connect(tmp_path / "acc.sqlite")
+    ci = clopper_pearson(800, 899)
+    save_accuracy(conn, AccuracyRecord(
+        model=MODEL, checkpoint_sha256="ab" * 32, checkpoint="ck.pt", data="cifar10:/d", data_kind="cifar10",
+        dataset_fingerprint="cd" * 32, target="cpu", image_limit=0, n=899, top1_correct=800, top1=800 / 899,
+        top1_low=ci.low, top1_high=ci.high, top5_correct=890, top5=890 / 899, top5_low=0.98, top5_high=0.995),
+        "2026-11-22T10:00:00+00:00")
+    s, = build_slices(attach_measured(results, accuracy_frame(conn)), runs)
+    by_model = s.rows.set_index("model")
+    assert by_model.loc[MODEL, "top1_kind"] == "measured"
+    assert by_model.loc[MODEL, "top1"] == pytest.approx(100 * 800 / 899)
+    assert "n=899" in by_model.loc[MODEL, "top1_source"]
+    assert by_model.loc["resnet56_cifar", "top1_kind"] == "paper"
+    chart = accuracy_chart(s.rows, "cifar10", "latency", s.provenance, 1, family_colors(sorted(s.rows["family"])))
+    ax = chart.figure.axes[0]
+    assert "measured + reported" in ax.get_ylabel()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else \
+        [t.get_text() for lg in chart.figure.legends for t in lg.get_texts()]
+    assert "measured top-1 (bench eval)" in legend and "reported top-1 (paper/metadata)" in legend
+
+
+# --- slow: a model trained here on the digits ---------------------------------------------------------
+
+def train_digits_model(train: tuple[np.ndarray, np.ndarray], epochs: int = 4, seed: int = 0) -> torch.nn.Module:
+    """The training script: MODEL trained with Adam on the digits' training split, CIFAR normalisation."""
+    import zoo
+    from bench.accuracy.data import CIFAR_MEAN, CIFAR_STD
+
+    torch.manual_seed(seed)
+    model = zoo.get_model(MODEL).train()
+    x = normalise(train[0], CIFAR_MEAN, CIFAR_STD)
+    y = torch.as_tensor(train[1])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(y)).split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+    return model.eval()
+
+
+def normalise(images: np.ndarray, mean, std) -> torch.Tensor:
+    """N x H x W x 3 uint8 -> N x 3 x H x W float, (x / 255 - mean) / std (what the training script feeds)."""
+    x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255.0
+    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
+
+def own_count(model: torch.nn.Module, test: tuple[np.ndarray, np.ndarray]) -> int:
+    """The training script's own held-out top-1 count (its own tensors, no bench code)."""
+    from bench.accuracy.data import CIFAR_MEAN, CIFAR_STD
+
+    with torch.no_grad():
+        pred = model(normalise(test[0], CIFAR_MEAN, CIFAR_STD)).argmax(1).numpy()
+    return int((pred == test[1]).sum())
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    model = train_digits_model(digits_images()["train"])
+    path = tmp_path_factory.mktemp("trained") / "digits_resnet20.pt"
+    torch.save(model.state_dict(), path)
+    return path, own_count(model, digits_images()["test"])
+
+
+@pytest.mark.slow
+def test_trained_model_eval_reproduces_training_count(digits, trained, capsys):
+    path, count = trained
+    n = len(digits["labels"])
+    assert count > 0.6 * n  # well above chance (10 %)
+    for data in (digits["cifar"], digits["folder"]):
+        rec, = eval_json(capsys, MODEL, "--checkpoint", str(path), "--data", data)["records"]
+        assert (rec["n"], rec["top1_correct"]) == (n, count)
+
+
+@pytest.mark.slow
+@pytest.mark.mobile
+def test_trained_model_pte_agrees_with_eager(digits, trained, capsys):
+    from devices.mobile import executorch_version
+
+    if executorch_version() is None:
+        pytest.skip("executorch not installed (pip install -e '.[mobile]')")
+    path, count = trained
+    recs = eval_json(capsys, MODEL, "--checkpoint", str(path), "--data", digits["cifar"], "--device", "mobile",
+                     "--batch", "128")["records"]
+    eager, = [r for r in recs if r["target"] == "cpu"]
+    mobile, = [r for r in recs if r["target"] == "mobile"]
+    assert eager["top1_correct"] == count
+    assert mobile["n"] == eager["n"]
+    # fp32 XNNPACK vs eager: at most one near-tie may flip among ~900 images
+    assert abs(mobile["top1_correct"] - count) <= 1
+    assert mobile["extra"]["drift_only_pte"] + mobile["extra"]["drift_only_eager"] <= 1
+    assert mobile["extra"]["top1_drift"] == pytest.approx((mobile["top1_correct"] - count) / eager["n"])

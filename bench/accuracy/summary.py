@@ -6,7 +6,7 @@ from bench.accuracy.session import EvalOutcome
 
 def summary_lines(outcome: EvalOutcome) -> list[str]:
     """Lines: data and fingerprint, per model and target top-1/top-5 with intervals, drift, McNemar."""
-    n_text = f"first {outcome.limit} of {outcome.dataset_size}" if outcome.limit else f"all {outcome.dataset_size}"
+    n_text = f"{outcome.limit} evenly spaced of {outcome.dataset_size}" if outcome.limit else f"all {outcome.dataset_size}"
     lines = [f"data: {outcome.data} ({n_text} images), fingerprint {outcome.dataset_fingerprint[:16]}",
              "intervals: exact (Clopper-Pearson) 95 %"]
     for r in outcome.results:
