@@ -108,7 +108,7 @@ def test_imagefolder_paired_mcnemar_and_prefix_stripped(digits, tmp_path, capsys
     labels = spread(np.sort(digits["labels"], kind="stable"), 200)  # ImageFolder lists images class by class
     n3, n5 = int((labels == 3).sum()), int((labels == 5).sum())
     p = binomtest(n3, n3 + n5, 0.5).pvalue
-    assert f"{n3} right only by {MODEL}, {n5} only by {MODEL}; exact McNemar p = {p:.3g}" in text
+    assert f"{n3} right only by {MODEL} (a.pt), {n5} only by {MODEL} (b.pt); exact McNemar p = {p:.3g}" in text
 
 
 def test_limit_takes_the_same_spread_subset_and_fingerprints_differ(digits, tmp_path, capsys):

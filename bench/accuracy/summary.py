@@ -25,9 +25,9 @@ def summary_lines(outcome: EvalOutcome) -> list[str]:
                          f"({drift.only_a} images right only on .pte, {drift.only_b} only eager; exact McNemar "
                          f"p = {drift.p_value:.3g})")
     if outcome.paired is not None:
-        a, b = outcome.results
+        a, b = (f"{r.model} ({r.checkpoint.name})" for r in outcome.results)  # the same model twice is common
         p = outcome.paired
-        lines.append(f"paired on the same {p.n} images: {a.model} minus {b.model} = {100 * p.difference:+.2f} "
-                     f"points top-1; {p.only_a} right only by {a.model}, {p.only_b} only by {b.model}; "
+        lines.append(f"paired on the same {p.n} images: {a} minus {b} = {100 * p.difference:+.2f} "
+                     f"points top-1; {p.only_a} right only by {a}, {p.only_b} only by {b}; "
                      f"exact McNemar p = {p.p_value:.3g}")
     return lines
