@@ -30,6 +30,7 @@ COMMANDS = {
     "regress": "regress_cmd",
     "prune": "prune_cmd",
     "lowrank": "lowrank_cmd",
+    "eval": "eval_cmd",
 }
 
 # `bench --help` lines, so that listing commands imports none of their modules;

@@ -107,6 +107,16 @@ def _family_handles(colors: dict[str, tuple], families: list[str]) -> list[Line2
     return [Line2D([], [], marker="o", ls="", color=colors[f], label=f) for f in sorted(set(families))]
 
 
+MEASURED_MARKER = "D"
+
+
+def top1_axis_kind(kinds: set[str]) -> str:
+    """'measured', 'reported' or 'measured + reported': what the accuracy axis of a chart shows."""
+    if kinds == {"measured"}:
+        return "measured"
+    return "measured + reported" if "measured" in kinds else "reported"
+
+
 def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provenance, batch: int,
                    colors: dict[str, tuple]) -> Chart | None:
     """Top-1 vs p50 latency (`x="latency"`) or vs MACs (`x="macs"`) for one dataset, front drawn.
@@ -133,10 +143,16 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
             ax.errorbar([r["xv"]], [r["top1"]], xerr=xerr, fmt="none", ecolor=color, alpha=alpha, elinewidth=1.2,
                         capsize=2.5, zorder=2)
         ax.scatter([r["xv"]], [r["top1"]], s=38 if r["front"] else 26, color=color, alpha=alpha,
+                   marker=MEASURED_MARKER if r.get("top1_kind") == "measured" else "o",
                    edgecolors="black" if r["front"] else "none", linewidths=0.6, zorder=3)
     front = df[df["front"]].sort_values(["xv", "top1"])
     ax.step(front["xv"], front["top1"], where="post", color="black", lw=1.0, ls="--", alpha=0.8, zorder=1)
     handles = _family_handles(colors, df["family"].tolist())
+    kinds = set(df.get("top1_kind", pd.Series(dtype=object)).astype(str))
+    if "measured" in kinds:  # measured (bench eval) and reported (papers, metadata) points are told apart
+        handles.append(Line2D([], [], marker=MEASURED_MARKER, ls="", color="gray", label="measured top-1 (bench eval)"))
+        if kinds - {"measured"}:
+            handles.append(Line2D([], [], marker="o", ls="", color="gray", label="reported top-1 (paper/metadata)"))
     handles.append(Line2D([], [], color="black", ls="--", lw=1.0, label="Pareto front (non-dominated)"))
     handles.append(Line2D([], [], marker="o", ls="", color="gray", alpha=FADED_ALPHA, label="dominated (faded)"))
     if is_latency:
@@ -153,7 +169,7 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
     ax.set_ylim(*_linear_limits(df["top1"]))
     ax.grid(True, which="major", alpha=0.3)
     ax.set_xlabel("p50 latency (ms, log scale)" if is_latency else "MACs (millions, conv+linear, batch 1, log scale)")
-    ax.set_ylabel(f"{ds_name} top-1 (%)")
+    ax.set_ylabel(f"{ds_name} {top1_axis_kind(kinds)} top-1 (%)")
     what = "p50 latency" if is_latency else "MACs"
     title = f"{ds_name} top-1 vs {what}, batch {batch}\n{provenance.target_label()}, measured {provenance.date_text()}"
     ax.set_title(title, fontsize=10)

@@ -4,7 +4,8 @@ A slice is everything one report page shows: one target, one machine, one batch 
 slice a model can appear more than once (several dtypes, layouts, HetConv impls, thread
 counts); each such row is one point, labelled with the settings that tell it apart.
 
-Accuracy comes from the zoo metadata (`zoo.get_meta(name).reported.top1`) with its source; it
+Accuracy is measured (`bench eval`, carried in the results' `measured_*` columns) where it
+exists, else the zoo metadata's (`zoo.get_meta(name).reported.top1`) with its source; it
 is the accuracy of the variant on its own dataset, so accuracy charts and fronts are drawn per
 dataset (CIFAR-10 and ImageNet top-1 are not comparable). Variants without a reported top-1
 stay in the tables and are listed under "no accuracy" with the reason.
@@ -63,6 +64,18 @@ def accuracy_for(model: str) -> Accuracy:
     return Accuracy(float(top1), source, accuracy_kind(meta.reported.source), meta.dataset)
 
 
+def measured_accuracy(row: pd.Series, reported: Accuracy) -> Accuracy:
+    """The measured top-1 of a result row (from `bench eval`) if it has one, else `reported`.
+
+    The dataset is the variant's own where it is registered, else the measured data's kind.
+    """
+    value = row.get("measured_top1")
+    if value is None or pd.isna(value):
+        return reported
+    dataset = reported.dataset or row.get("measured_data_kind")
+    return Accuracy(float(value), str(row.get("measured_source") or "measured by bench eval"), "measured", dataset)
+
+
 def latest_per_cell(results: pd.DataFrame) -> pd.DataFrame:
     """Keep the most recent row of each grid cell (a re-run supersedes an older measurement)."""
     if results.empty:
@@ -115,16 +128,17 @@ def parent_of(model: str) -> str | None:
 
 
 def add_metadata(rows: pd.DataFrame) -> pd.DataFrame:
-    """Add dataset, top1, top1_source, top1_kind, no_accuracy_reason and parent from the zoo."""
+    """Add dataset, top1, top1_source, top1_kind, no_accuracy_reason (measured, else zoo metadata) and parent."""
     df = rows.copy()
-    found = {m: accuracy_for(m) for m in df["model"].unique()}
-    df["dataset"] = [found[m].dataset for m in df["model"]]
-    df["top1"] = [found[m].top1 for m in df["model"]]
+    reported = {m: accuracy_for(m) for m in df["model"].unique()}
+    found = [measured_accuracy(r, reported[r["model"]]) for _, r in df.iterrows()]
+    df["dataset"] = [a.dataset for a in found]
+    df["top1"] = [a.top1 for a in found]
     df["top1"] = df["top1"].astype(float)
-    df["top1_source"] = [found[m].source for m in df["model"]]
-    df["top1_kind"] = [found[m].kind for m in df["model"]]
-    df["no_accuracy_reason"] = [found[m].missing for m in df["model"]]
-    parents = {m: parent_of(m) for m in found}
+    df["top1_source"] = [a.source for a in found]
+    df["top1_kind"] = [a.kind for a in found]
+    df["no_accuracy_reason"] = [a.missing for a in found]
+    parents = {m: parent_of(m) for m in reported}
     df["parent"] = [parents[m] for m in df["model"]]
     return df
 

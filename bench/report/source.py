@@ -11,7 +11,8 @@ from bench.errors import BenchError
 def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(results, runs) from the SQLite store at `db`.
 
-    A missing file or a store without results raises BenchError (exit 2) with one line; the
+    Each result row carries the measured top-1 of its model on its target where `bench eval`
+    stored one (`bench.accuracy.store.MEASURED_COLUMNS`). A missing file or a store without results raises BenchError (exit 2) with one line; the
     file is never created or modified here.
     """
     db = Path(db)
@@ -19,12 +20,16 @@ def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise BenchError(f"no results database at {db}; run `bench run --db {db}` first")
     from bench.store import ResultStore
 
+    from bench.accuracy.store import accuracy_frame, attach_measured
+
     with ResultStore(db) as store:
         results = store.results_frame()
         runs = store.runs_frame()
+        accuracy = accuracy_frame(store.conn)
     if results.empty:
         raise BenchError(f"database {db} holds no results; run `bench run --db {db}` first")
-    return results, runs
+    # measured accuracy (bench eval) travels as columns of the results, so report code keeps one frame
+    return attach_measured(results, accuracy), runs
 
 
 def check_selection(results: pd.DataFrame, db: Path, target: str | None, batch: int | None) -> None:
