@@ -15,41 +15,27 @@ import sys
 
 from bench.errors import BenchError
 
-# name -> module under bench.commands; a command is listed here once its module exists.
-COMMANDS = {
-    "zoo": "zoo_cmd",
-    "costs": "costs_cmd",
-    "run": "run_cmd",
-    "results": "results_cmd",
-    "export": "export_cmd",
-    "import": "import_cmd",
-    "fidelity": "fidelity_cmd",
-    "report": "report_cmd",
-    "claim": "claim_cmd",
-    "compare": "compare_cmd",
-    "regress": "regress_cmd",
-    "prune": "prune_cmd",
-    "lowrank": "lowrank_cmd",
-    "eval": "eval_cmd",
+# name -> (module under bench.commands, its `bench --help` line). The line is here so that
+# listing commands imports none of their modules; tests/test_cli_startup.py keeps it equal to
+# the help each module registers. A new command is its module plus one line here.
+COMMAND_TABLE: dict[str, tuple[str, str]] = {
+    "zoo": ("zoo_cmd", "list registered variants or show one's metadata"),
+    "costs": ("costs_cmd", "count MACs/params of variants (deploy form)"),
+    "run": ("run_cmd", "measure latency over a grid and store results"),
+    "results": ("results_cmd", "list stored results"),
+    "export": ("export_cmd", "export runs to JSON"),
+    "import": ("import_cmd", "merge a JSON export into the results database"),
+    "fidelity": ("fidelity_cmd", "compare our timing with torch.utils.benchmark; harness overhead"),
+    "report": ("report_cmd", "write Pareto charts, tables and an HTML page from stored results"),
+    "claim": ("claim_cmd", "test a paper's speed claims with measurements (hetconv)"),
+    "compare": ("compare_cmd", "compare two runs; exit 1 on a latency regression"),
+    "regress": ("regress_cmd", "compare latency with a baseline git revision, interleaved on this machine"),
+    "prune": ("prune_cmd", "prune a zoo model to a MACs ratio (Torch-Pruning) and save it as a new variant"),
+    "lowrank": ("lowrank_cmd", "factorise a model's KxK convs to low rank and save it as a new variant"),
+    "eval": ("eval_cmd", "measure top-1/top-5 of a checkpoint on your data (CIFAR batches, ImageFolder)"),
 }
-
-# `bench --help` lines, so that listing commands imports none of their modules;
-# tests/test_cli_startup.py keeps them equal to the help each module registers.
-SUMMARIES = {
-    "zoo": "list registered variants or show one's metadata",
-    "costs": "count MACs/params of variants (deploy form)",
-    "run": "measure latency over a grid and store results",
-    "results": "list stored results",
-    "export": "export runs to JSON",
-    "import": "merge a JSON export into the results database",
-    "fidelity": "compare our timing with torch.utils.benchmark; harness overhead",
-    "report": "write Pareto charts, tables and an HTML page from stored results",
-    "claim": "test a paper's speed claims with measurements (hetconv)",
-    "compare": "compare two runs; exit 1 on a latency regression",
-    "regress": "compare latency with a baseline git revision, interleaved on this machine",
-    "prune": "prune a zoo model to a MACs ratio (Torch-Pruning) and save it as a new variant",
-    "lowrank": "factorise a model's KxK convs to low rank and save it as a new variant",
-}
+COMMANDS = {name: module for name, (module, _) in COMMAND_TABLE.items()}
+SUMMARIES = {name: summary for name, (_, summary) in COMMAND_TABLE.items()}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -46,8 +46,7 @@ def study_provenance(target: str, fingerprint: dict[str, Any], date: str) -> Pro
 def report_stem(study: str, target: str, fingerprint: dict[str, Any]) -> str:
     """File stem of a study's report: "<study>-<target>-<machine slug>" (e.g. hetconv-cpu-amd-epyc-x86-64)."""
     prov = study_provenance(target, fingerprint, "")
-    arch = None if target == "cuda" or prov.android else prov.arch
-    return f"{study}-{target}-{machine_slug(prov.hardware(), arch)}"
+    return f"{study}-{target}-{machine_slug(prov.hardware(), prov.folder_arch())}"
 
 
 def header_lines(run: StudyRun, title: str, date: str) -> list[str]:
