@@ -12,8 +12,8 @@ match, or ZOOBENCH_ZOO_FROM_SOURCE=1 is set, `import zoo` imports the family mod
 instead, exactly as before, only slower. `tests/test_zoo_catalog.py` fails while the
 catalog is stale; regenerate it with `bench zoo catalog --update` (`bench costs --update` does too).
 
-Adding a family: add its module to FAMILY_MODULES, then regenerate (the declared-costs table
-and this catalog).
+Adding a family: write its module under zoo/ (discovered by name, see FAMILY_MODULES), then
+regenerate the declared-costs table and this catalog with `bench costs --update`.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import hashlib
 import importlib
 import json
 import os
+import pkgutil
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -32,10 +33,19 @@ from zoo.registry import all_entries, declare_variant, has_builder, unregister_m
 CATALOG_PATH = Path(__file__).resolve().parent / "catalog.json"
 FROM_SOURCE_ENV = "ZOOBENCH_ZOO_FROM_SOURCE"
 CATALOG_FORMAT = 1
-# Family modules in registration order (later ones may use earlier ones' variants as parents).
-FAMILY_MODULES = tuple(f"zoo.{m}" for m in (
-    "vgg_cifar", "resnet_cifar", "mobilenet_cifar", "hetconv_imagenet", "external", "ghostnet", "repghost",
-    "repvgg", "mobilenet_v1", "g_ghostnet", "rmnet", "dbb", "shufflenet_v1", "pruned", "lowrank"))
+# Every module directly under zoo/ is a family module except this infrastructure. Discovered,
+# not listed, so a new family is its module plus the regenerated tables (no list to edit). A family
+# that needs another family's variants registered at import imports that module itself.
+INFRASTRUCTURE_MODULES = frozenset({"catalog", "derived", "meta", "papers", "registry"})
+
+
+def _discover_family_modules() -> tuple[str, ...]:
+    names = sorted(info.name for info in pkgutil.iter_modules([str(Path(__file__).resolve().parent)])
+                   if not info.ispkg and not info.name.startswith("_") and info.name not in INFRASTRUCTURE_MODULES)
+    return tuple(f"zoo.{name}" for name in names)
+
+
+FAMILY_MODULES = _discover_family_modules()
 # Libraries whose installed version shows up in metadata (notes, torchvision weights meta).
 METADATA_LIBRARIES = ("timm", "torchvision")
 

@@ -22,6 +22,8 @@ import torch.nn as nn
 from zoo.meta import CIFAR10, ModelMeta, Reported
 from zoo.papers import LRPET
 from zoo.registry import get_entry, register_variant
+import zoo.resnet_cifar  # noqa: F401,E402  the parents below must be registered first
+import zoo.vgg_cifar  # noqa: F401,E402
 
 
 class LowRankConv2d(nn.Module):
