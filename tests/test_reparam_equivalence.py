@@ -17,6 +17,7 @@ import torch.nn as nn
 
 import zoo
 from zoo.dbb import DiverseBranchBlock, IdentityInit1x1
+from zoo.layers.conv_fusion import conv_from_kernel
 from zoo.rmnet import ResidualParts, RMBlock, rm_convert
 
 FAMILIES = ("ghostnet", "repghostnet", "repvgg", "mobilenet_v1", "g_ghostnet", "rmnet", "dbb", "shufflenet_v1")
@@ -28,7 +29,7 @@ HEAVY = {"repvgg_a1", "repvgg_a2", "repvgg_b0", "repvgg_b1", "repvgg_b1g2", "rep
          "rmnet_resnet34", "rmnet_resnet56_cifar", "rmnet_resnet110_cifar", "repghostnet_111", "repghostnet_130",
          "repghostnet_150", "repghostnet_200", "ghostnet_130"}
 TOLERANCE = 1e-5
-SIDE = 32
+IMAGENET_SIDE = 64
 
 
 def randomise(model: nn.Module, seed: int = 1) -> None:
@@ -51,6 +52,12 @@ def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
     return ((got - want).abs().max() / want.abs().max()).item()
 
 
+def input_side(meta) -> int:
+    """Input side for exactness checks: CIFAR at its own 32; ImageNet reduced to 64 (every ImageNet
+    variant ends in a global or adaptive pool, and 64 still leaves a 2x2 map at stride 32)."""
+    return min(IMAGENET_SIDE, meta.input_size[1])
+
+
 def count_convs(model: nn.Module) -> int:
     return sum(isinstance(m, nn.Conv2d) for m in model.modules())
 
@@ -61,7 +68,7 @@ def test_deploy_form_equals_train_form(name):
     model = zoo.get_model(name)
     randomise(model)
     model.eval()
-    side = min(SIDE, meta.input_size[1])
+    side = input_side(meta)
     x = torch.randn(2, meta.input_size[0], side, side)
     with torch.no_grad():
         want = model(x)
@@ -162,3 +169,31 @@ def test_rmnet_deploy_form_is_plain(name):
     assert isinstance(deployed, fx.GraphModule) and not _has_residual_add(deployed)
     blocks = [m for m in model.modules() if isinstance(m, RMBlock)]
     assert blocks and all(b.plain is None for b in blocks), "deploy_form must not touch the train model"
+
+
+@pytest.mark.parametrize("name", ["dbb_resnet18", "rmnet_resnet20_cifar", "rmnet_resnet18"])
+def test_fused_deploy_form_keeps_float64(name):
+    """DBB and RM build new convs from merged kernels: they must keep the model's dtype (fp64 here),
+    and in fp64 the merge is exact to far below the fp32 bar."""
+    meta = zoo.get_meta(name)
+    model = zoo.get_model(name).double()
+    randomise(model)
+    model.eval()
+    side = input_side(meta)
+    x = torch.randn(2, meta.input_size[0], side, side, dtype=torch.float64)
+    with torch.no_grad():
+        want = model(x)
+        deployed = zoo.deploy_form(model)
+        got = deployed(x)
+    assert {p.dtype for p in deployed.parameters()} == {torch.float64}
+    assert got.dtype == torch.float64 and relative_error(got, want) <= 1e-10
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64])
+def test_conv_from_kernel_keeps_dtype_and_device(dtype):
+    template = nn.Conv2d(4, 6, 3, 2, 1, bias=False)
+    weight, bias = torch.randn(6, 4, 3, 3, dtype=dtype), torch.randn(6, dtype=dtype)
+    conv = conv_from_kernel(template, (weight, bias))
+    assert conv.weight.dtype == conv.bias.dtype == dtype and conv.weight.device == weight.device
+    assert torch.equal(conv.weight, weight) and torch.equal(conv.bias, bias)
+    assert (conv.stride, conv.padding) == (template.stride, template.padding)
