@@ -84,13 +84,16 @@ _PAPER_GMACS = {"resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 
 
 def _as_reported(w: TorchvisionWeights, note: str = "") -> Reported:
-    return Reported(top1=w.top1, macs=w.gmacs * 1e9, params=w.params,
+    return Reported(top1=w.top1, macs=round(w.gmacs * 1e9), params=w.params,
                     source=f"torchvision {TORCHVISION_VERSION} weights meta ({w.enum})", scope=SCOPE, note=note)
 
 
 def torchvision_reported(name: str) -> Reported:
     """Top-1, params and GMACs of torchvision's paper-era IMAGENET1K_V1 weights for `name`."""
-    return _as_reported(next(w for w in TORCHVISION_WEIGHTS[name] if w.is_v1))
+    weights = TORCHVISION_WEIGHTS[name]
+    note = ("paper-era weights; torchvision's DEFAULT is the V2 recipe, kept in `also_reported`"
+            if len(weights) > 1 else "")
+    return _as_reported(next(w for w in weights if w.is_v1), note)
 
 
 def torchvision_also_reported(name: str) -> tuple[Reported, ...]:
