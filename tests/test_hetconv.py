@@ -105,6 +105,24 @@ def test_trained_gradients_never_touch_structural_zeros():
     assert rel_err(layer(x), layer.convert("masked")(x)) <= 1e-5
 
 
+@pytest.mark.parametrize("impl", EXACT_CPU_IMPLS)
+def test_sgd_steps_keep_structural_zeros_in_every_impl(impl):
+    """After training steps (momentum, weight decay) each impl still computes a HetConv: its eval output
+    is the literal operator on its dense weight, and a stored dense weight keeps its structural zeros."""
+    layer = HetConv2d(8, 8, 3, 1, 4, impl=impl).train()
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    for _ in range(2):
+        opt.zero_grad()
+        layer(torch.randn(2, 8, 6, 6)).square().sum().backward()
+        opt.step()
+    if impl in ("masked", "folded"):  # the raw parameter, not dense_weight() (which masks)
+        assert (layer.weight.detach() * (1 - layer.weight_mask)).abs().max() == 0
+    layer.eval()
+    x = torch.randn(1, 8, 6, 6)
+    with torch.no_grad():
+        assert rel_err(layer(x), literal_hetconv(x, layer.dense_weight(), 1, 4)) <= 1e-5
+
+
 @pytest.mark.parametrize("kwargs,msg", [
     (dict(in_channels=6, out_channels=8, part=4), "must divide"),
     (dict(in_channels=8, out_channels=6, part=4, impl="grouped"), "divisible"),

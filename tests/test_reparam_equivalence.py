@@ -1,10 +1,15 @@
-"""Train and deploy forms of the issue-6 families compute the same function.
+"""Train and deploy forms of every registered model compute the same function.
 
-For every variant: randomise BN statistics and affine parameters (and DBB's identity-based
-1x1 deltas), switch to eval mode, and compare the train form with `zoo.deploy_form` on the
-smallest convenient input (32x32; every network here ends in an adaptive pool). The bar is
-max |deploy - train| / max |train| <= 1e-5 in fp32. Heavy networks (big RepVGGs, G-Ghost
-above 3.2GF, RMNet-34) are marked slow.
+For every variant in the registry (`zoo.list_models()`, so a new model is covered the day it is
+registered): randomise BN statistics and affine parameters (and DBB's identity-based 1x1 deltas),
+switch to eval mode, and compare the train form with `zoo.deploy_form`. CIFAR models run at their
+own 32x32; ImageNet models at 64x64 (every one ends in a global or adaptive pool, and 64 still
+leaves a 2x2 map at stride 32, so padded borders are exercised in every stage). The bar is
+max |deploy - train| / max |train| <= 1e-5 in fp32.
+
+Tiers come from the declared-costs table, not from a list of names: a model whose deploy form has
+more than 50M params (building and copying it dominates) or more than 0.75 GMACs at the test
+input is in the slow tier (`make test-all`); everything else runs by default.
 """
 from __future__ import annotations
 
@@ -16,19 +21,17 @@ import torch.fx as fx
 import torch.nn as nn
 
 import zoo
+from bench import declared
 from zoo.dbb import DiverseBranchBlock, IdentityInit1x1
+from zoo.layers.conv_fusion import conv_from_kernel
+from zoo.layers.hetconv import HetConv2d
 from zoo.rmnet import ResidualParts, RMBlock, rm_convert
 
-FAMILIES = ("ghostnet", "repghostnet", "repvgg", "mobilenet_v1", "g_ghostnet", "rmnet", "dbb", "shufflenet_v1")
-VARIANTS = [n for f in FAMILIES for n in zoo.list_models(family=f)]
-# slow tier: the bigger RepVGGs, G-Ghost above 3.2GF, the deep RMNets and the wider RepGhost/GhostNets
-# (each family keeps its smallest members in the fast tier)
-HEAVY = {"repvgg_a1", "repvgg_a2", "repvgg_b0", "repvgg_b1", "repvgg_b1g2", "repvgg_b1g4", "repvgg_b2", "repvgg_b2g4",
-         "repvgg_b3", "repvgg_b3g4", "g_ghost_regnetx_040", "g_ghost_regnetx_080", "g_ghost_regnetx_160",
-         "rmnet_resnet34", "rmnet_resnet56_cifar", "rmnet_resnet110_cifar", "repghostnet_111", "repghostnet_130",
-         "repghostnet_150", "repghostnet_200", "ghostnet_130"}
 TOLERANCE = 1e-5
-SIDE = 32
+IMAGENET_SIDE = 64
+HEAVY_PARAMS = 50e6
+HEAVY_MACS_AT_TEST_SIDE = 0.75e9
+_DECLARED = declared.load()
 
 
 def randomise(model: nn.Module, seed: int = 1) -> None:
@@ -51,17 +54,38 @@ def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
     return ((got - want).abs().max() / want.abs().max()).item()
 
 
+def input_side(meta) -> int:
+    """Input side for exactness checks: CIFAR at its own 32; ImageNet reduced to 64 (every ImageNet
+    variant ends in a global or adaptive pool, and 64 still leaves a 2x2 map at stride 32)."""
+    return min(IMAGENET_SIDE, meta.input_size[1])
+
+
 def count_convs(model: nn.Module) -> int:
     return sum(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in VARIANTS])
+def is_heavy(name: str) -> bool:
+    """Slow tier: big deploy forms by the declared table (a model missing from it runs by default)."""
+    row = _DECLARED.get(name)
+    if row is None:
+        return False
+    meta = zoo.get_meta(name)
+    scale = (input_side(meta) / meta.input_size[1]) ** 2
+    return row["params"] > HEAVY_PARAMS or row["macs"] * scale > HEAVY_MACS_AT_TEST_SIDE
+
+
+def tiered(names: list[str]) -> list:
+    """`names` as pytest params, the heavy ones marked slow."""
+    return [pytest.param(n, marks=pytest.mark.slow) if is_heavy(n) else n for n in names]
+
+
+@pytest.mark.parametrize("name", tiered(zoo.list_models()))
 def test_deploy_form_equals_train_form(name):
     meta = zoo.get_meta(name)
     model = zoo.get_model(name)
     randomise(model)
     model.eval()
-    side = min(SIDE, meta.input_size[1])
+    side = input_side(meta)
     x = torch.randn(2, meta.input_size[0], side, side)
     with torch.no_grad():
         want = model(x)
@@ -70,6 +94,19 @@ def test_deploy_form_equals_train_form(name):
     assert tuple(got.shape) == (2, meta.num_classes) and torch.isfinite(got).all()
     assert relative_error(got, want) <= TOLERANCE
     assert not [m for m in deployed.modules() if isinstance(m, nn.BatchNorm2d)], "BatchNorm left unfolded"
+
+
+@pytest.mark.parametrize("impl", ["masked", "grouped", "branches", "folded"])
+def test_deploy_form_converts_hetconv_impl(impl):
+    model = zoo.get_model("resnet56_cifar_p4")
+    randomise(model)
+    model.eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        want = model(x)
+        deployed = zoo.deploy_form(model, impl=impl)
+        assert {m.impl for m in deployed.modules() if isinstance(m, HetConv2d)} == {impl}
+        assert relative_error(deployed(x), want) <= TOLERANCE
 
 
 @pytest.mark.parametrize("name,depth", [("repvgg_a0", 22), ("repvgg_b1g2", 28)])
@@ -162,3 +199,31 @@ def test_rmnet_deploy_form_is_plain(name):
     assert isinstance(deployed, fx.GraphModule) and not _has_residual_add(deployed)
     blocks = [m for m in model.modules() if isinstance(m, RMBlock)]
     assert blocks and all(b.plain is None for b in blocks), "deploy_form must not touch the train model"
+
+
+@pytest.mark.parametrize("name", ["dbb_resnet18", "rmnet_resnet20_cifar", "rmnet_resnet18"])
+def test_fused_deploy_form_keeps_float64(name):
+    """DBB and RM build new convs from merged kernels: they must keep the model's dtype (fp64 here),
+    and in fp64 the merge is exact to far below the fp32 bar."""
+    meta = zoo.get_meta(name)
+    model = zoo.get_model(name).double()
+    randomise(model)
+    model.eval()
+    side = input_side(meta)
+    x = torch.randn(2, meta.input_size[0], side, side, dtype=torch.float64)
+    with torch.no_grad():
+        want = model(x)
+        deployed = zoo.deploy_form(model)
+        got = deployed(x)
+    assert {p.dtype for p in deployed.parameters()} == {torch.float64}
+    assert got.dtype == torch.float64 and relative_error(got, want) <= 1e-10
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64])
+def test_conv_from_kernel_keeps_dtype_and_device(dtype):
+    template = nn.Conv2d(4, 6, 3, 2, 1, bias=False)
+    weight, bias = torch.randn(6, 4, 3, 3, dtype=dtype), torch.randn(6, dtype=dtype)
+    conv = conv_from_kernel(template, (weight, bias))
+    assert conv.weight.dtype == conv.bias.dtype == dtype and conv.weight.device == weight.device
+    assert torch.equal(conv.weight, weight) and torch.equal(conv.bias, bias)
+    assert (conv.stride, conv.padding) == (template.stride, template.padding)

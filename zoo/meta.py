@@ -51,6 +51,9 @@ class ModelMeta:
     hetconv_p: int | None = None  # part value P for HetConv variants ("PC" stored as its P per layer: 0)
     notes: str = ""
     parent: str | None = None  # for compressed (pruned, low-rank) variants: the dense variant they come from
+    # Further numbers for the same architecture that must not be mistaken for `reported`, e.g. a
+    # newer training recipe's accuracy; each entry's `note` says what sets it apart.
+    also_reported: tuple[Reported, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form for JSON output."""

@@ -55,14 +55,17 @@ def add_branches(*kernels: Kernel) -> Kernel:
 
 
 def conv_from_kernel(template: nn.Conv2d, kernel: Kernel) -> nn.Conv2d:
-    """A biased nn.Conv2d with `template`'s geometry holding `kernel`."""
+    """A biased nn.Conv2d with `template`'s geometry holding `kernel`, on the kernel's device and dtype."""
     weight, bias = kernel
+    # Built directly in the kernel's dtype/device: a default-dtype conv would silently round an
+    # fp64 kernel to fp32 (copy_ casts) and then fail on fp64 inputs.
     conv = nn.Conv2d(weight.shape[1] * template.groups, weight.shape[0], weight.shape[-1], template.stride,
-                     template.padding, template.dilation, template.groups, bias=True)
+                     template.padding, template.dilation, template.groups, bias=True,
+                     device=weight.device, dtype=weight.dtype)
     with torch.no_grad():
         conv.weight.copy_(weight)
         conv.bias.copy_(bias)
-    return conv.to(weight.device)
+    return conv
 
 
 class PadWithBias(nn.Module):

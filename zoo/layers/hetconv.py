@@ -14,7 +14,8 @@ This file holds several implementations of that one function, selected by `impl`
              channels whose in-group entries are structural zeros, the two summed;
 - `branches` P literal branches, each a KxK conv over its channel group and a 1x1 conv over
              the remaining channels (exactly the paper's MACs executed, but slow);
-- `folded`   one dense KxK conv holding the 1x1 kernels at the centre tap (deploy form);
+- `folded`   one dense KxK conv holding the 1x1 kernels at the centre tap (deploy form; in
+             training mode the weight is masked so its structural zeros stay zero);
 - `grouped_streams` (CUDA only) `grouped` with its two convs on separate CUDA streams.
 
 Every impl exports and imports the same dense (N, M, K, K) weight with structural zeros, so
@@ -200,7 +201,10 @@ class HetConv2d(nn.Module):
         if impl == "masked":
             return F.conv2d(x, self.weight * self.weight_mask, self.bias, self.stride, self.padding)
         if impl == "folded":
-            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+            # Training through the mask keeps the structural zeros' gradient at zero, so they stay
+            # zero and the layer keeps its HetConv cost; eval (deploy) runs the weight as stored.
+            weight = self.weight * self.weight_mask if self.training else self.weight
+            return F.conv2d(x, weight, self.bias, self.stride, self.padding)
         if impl == "grouped":
             return self._forward_grouped(x)
         if impl == "branches":
