@@ -8,6 +8,7 @@ from pathlib import Path
 
 import zoo
 from zoo import catalog
+from zoo.meta import Paper, Reported
 from zoo.registry import all_entries
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +41,9 @@ def test_catalog_equals_what_the_family_modules_register():
 def test_metadata_round_trips_through_the_catalog():
     for entry in all_entries():
         assert catalog.meta_from_dict(dataclasses.asdict(entry.meta)) == entry.meta, entry.name
+        # nested records come back as their dataclasses, not as the JSON dicts they were stored as
+        assert isinstance(entry.meta.paper, Paper) and isinstance(entry.meta.reported, Reported), entry.name
+        assert all(isinstance(r, Reported) for r in entry.meta.also_reported), entry.name
 
 
 def test_import_zoo_lists_and_describes_without_torch_timm_or_torchvision():

@@ -71,6 +71,7 @@ def meta_from_dict(data: dict[str, Any]) -> ModelMeta:
     data = dict(data)
     data["paper"] = Paper(**data["paper"])
     data["reported"] = Reported(**data["reported"])
+    data["also_reported"] = tuple(Reported(**r) for r in data.get("also_reported", ()))
     data["input_size"] = tuple(data["input_size"])
     data["tags"] = tuple(data["tags"])
     return ModelMeta(**data)
