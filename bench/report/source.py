@@ -19,7 +19,7 @@ def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise BenchError(f"no results database at {db}; run `bench run --db {db}` first")
     from bench.store import ResultStore
 
-    with ResultStore(db) as store:
+    with ResultStore(db, readonly=True) as store:
         results = store.results_frame()
         runs = store.runs_frame()
     if results.empty:
