@@ -69,7 +69,8 @@ def _confined(out: Path, path: Path) -> Path:
 
 
 def check_out_dir(out: Path) -> Path:
-    """The report's output folder, created if needed; BenchError (one line) when it cannot be."""
+    """The report's output folder, checked (not created: nothing is written before the data is
+    read); BenchError (one line) when it is a file or lies under one."""
     from bench.errors import BenchError
 
     if out.exists() and not out.is_dir():
@@ -79,10 +80,6 @@ def check_out_dir(out: Path) -> Path:
             if not parent.is_dir():
                 raise BenchError(f"--out {out}: {parent} is a file, not a folder")
             break
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BenchError(f"cannot create --out {out}: {exc.strerror or exc}") from None
     return out
 
 
