@@ -572,3 +572,40 @@ def test_ctrl_c_during_start_up_is_quiet():
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err.decode(), err.decode()
     assert proc.returncode == 130
+
+
+# -- noisy cells -------------------------------------------------------------------------
+def test_noisy_is_derived_from_the_stop_reason():
+    from bench.noise import is_noisy
+    from bench.timing import STOP_CI, STOP_ITERS, STOP_TIME
+
+    assert is_noisy("ok", STOP_TIME)
+    assert not is_noisy("ok", STOP_CI) and not is_noisy("ok", STOP_ITERS) and not is_noisy("error", STOP_TIME)
+
+
+def test_noisy_cells_are_marked_in_results_and_never_called_out(tmp_path, capsys):
+    from bench.grid import Cell
+    from bench.report.fronts import rank_comparison
+    from bench.stats import summarize
+
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        run = store.start_run("cpu", {"cpu_model": "x", "arch": "x86_64"}, {})
+        for i, (macs, ms, reason) in enumerate([(1, 1.0, "ci_target"), (2, 2.0, "ci_target"), (3, 3.0, "ci_target"),
+                                                (4, 0.5, "max_time")]):
+            samples = [ms, ms * 1.01, ms * 0.99, ms, ms]
+            store.add_result(run, Cell(f"m{i}", 1, "fp32", "nchw", None, 1), summarize(samples), samples,
+                             {"macs": macs * 10 ** 6, "params": 1}, stop_reason=reason)
+    code, out, _ = cli(["results", "--db", db, "--format", "json"], capsys)
+    assert code == 0
+    assert [r["noisy"] for r in json.loads(out)] == [False, False, False, True]
+    code, out, _ = cli(["results", "--db", db], capsys)
+    assert "noisy" in out.splitlines()[-1] and out.count(" noisy ") >= 1
+    with ResultStore(db, readonly=True) as store:
+        rows = store.results_frame()
+    rows["label"] = rows["model"]
+    ranks = rank_comparison(rows)
+    assert ranks.n == 4  # the noisy row still counts in rho ...
+    assert "m3" not in set(ranks.outliers["label"])  # ... but the most shifted variant is not called out
+    clean = rows.assign(stop_reason="ci_target")
+    assert "m3" in set(rank_comparison(clean).outliers["label"])  # (it would be, were it precise)
