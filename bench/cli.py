@@ -2,7 +2,8 @@
 
 Each command module defines `add_parser(subparsers)` (returning its parser) and
 `run(args) -> int`; the plain `run` functions are what tests call. Exit codes: 0 ok,
-1 regression / refuted claim where asked to gate, 2 usage or environment error.
+1 regression / refuted claim where asked to gate, 2 usage or environment error, 3 internal
+error, 130 interrupted, 141 broken pipe (see `main`).
 
 Start-up: only the command being run has its module imported (`bench --help` imports
 none); the others appear as placeholders with their one-line SUMMARIES.
@@ -73,23 +74,92 @@ def command_in(argv: list[str]) -> str:
     return ""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    import warnings
+DEBUG_FLAG = "--debug"
+DEBUG_ENV = "ZOOBENCH_DEBUG"
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 130, 141
 
-    # fvcore and torch.jit print deprecation noise on every trace; it says nothing about the user's input
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    parser = build_parser(command_in(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(argv)
+
+def _split_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """Remove `--debug` (before any `--`) from argv; debug is also on with ZOOBENCH_DEBUG=1."""
+    import os
+
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = DEBUG_FLAG in argv[:end]
+    rest = [a for a in argv[:end] if a != DEBUG_FLAG] + argv[end:]
+    return rest, debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:2000]
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (`bench ... | head`): stop quietly, and keep Python from
+    complaining again when it flushes stdout at exit."""
+    import os
+
     try:
-        return int(args._run(args) or 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """One-line text for failures of the machine rather than of zoobench (disk full, permissions,
+    a locked or read-only SQLite file); None for anything else."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        return f"results database: {exc}"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status.
+
+    0 ok; 1 a regression / refuted claim where the command gates; 2 bad input or environment
+    (one line on stderr); 3 internal error (one line; `--debug` or ZOOBENCH_DEBUG=1 re-raises
+    it with the traceback); 130 Ctrl-C; 141 stdout closed early (`| head`), both without traceback.
+    """
+    argv, debug = _split_debug(list(sys.argv[1:] if argv is None else argv))
+    try:
+        import warnings
+
+        # fvcore and torch.jit print deprecation noise on every trace; it says nothing about the user's input
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        parser = build_parser(command_in(argv))
+        args = parser.parse_args(argv)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe must fail here, inside the handlers, not at interpreter exit
+        return code
     except BenchError as exc:
-        sys.stderr.write(f"bench: error: {exc}\n")
+        sys.stderr.write(f"bench: error: {_one_line(exc)}\n")
         return exc.code
     except KeyboardInterrupt:
         sys.stderr.write("bench: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback unless asked
+        if debug:
+            raise
+        env = _environment_error(exc)
+        if env is not None:
+            sys.stderr.write(f"bench: error: {_one_line(env)}\n")
+            return EXIT_USAGE
+        sys.stderr.write(f"bench: internal error: {type(exc).__name__}: {_one_line(exc)[:300]} "
+                         f"(a bug in zoobench; rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1 for the traceback)\n")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

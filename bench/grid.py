@@ -41,35 +41,80 @@ class GridSpec:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in str(text).split(",") if t.strip()]
+# Upper bounds of the integer options, with why: a value past them is a typo or a test of the tool,
+# and would otherwise measure for minutes and then fail to store (SQLite INTEGER is 64-bit).
+INT_LIMITS: dict[str, tuple[int, str]] = {
+    "batch": (65_536, "larger batches do not fit any device's memory for these models"),
+    "max-iters": (100_000, "more samples per cell add nothing to a median's CI and bloat the database"),
+    "min-samples": (100_000, "more samples per cell add nothing to a median's CI and bloat the database"),
+    "rounds": (1_000, "more rounds add nothing to the comparison"),
+}
+DEFAULT_INT_LIMIT = 1_000_000
+FLOAT_LIMITS: dict[str, float] = {"max-time": 86_400.0, "warmup-max-time": 86_400.0, "burst-ms": 3_600_000.0}
+DEFAULT_FLOAT_LIMIT = 1e9
+
+
+def _split(text: str, what: str = "") -> list[str]:
+    """Comma-separated items; an empty item ('1,,2', '1,') is refused rather than skipped."""
+    raw = str(text)
+    if not raw.strip():
+        return []
+    items = [t.strip() for t in raw.split(",")]
+    if any(not t for t in items):
+        raise BenchError(f"--{what}: empty item in '{raw[:80]}'; separate values with single commas")
+    return items
+
+
+def logical_cores() -> int:
+    """Logical CPU cores of this machine (os.cpu_count, at least 1)."""
+    import os
+
+    return os.cpu_count() or 1
+
+
+def _check_threads(value: int) -> None:
+    # An error, not a warning: more threads than cores oversubscribes the CPU, so the latency
+    # measures the OS scheduler's contention, not the model, and a stored number would mislead
+    # every later comparison (a warning scrolls away; CI logs are rarely read).
+    cores = logical_cores()
+    if value > cores:
+        raise BenchError(f"--threads: {value} exceeds this machine's {cores} logical core(s); "
+                         "oversubscribed threads time contention, not the model")
 
 
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
-    """'1,8' -> (1, 8); every value a positive integer, else BenchError naming `what`."""
-    items = _split(text)
+    """'1,8' -> (1, 8); every value a positive integer within its bound (`INT_LIMITS`; threads:
+    at most the logical cores), else BenchError naming `what`."""
+    items = _split(text, what)
     if not items:
         raise BenchError(f"--{what} is empty; give positive integers like 1,8")
+    limit, why = INT_LIMITS.get(what, (DEFAULT_INT_LIMIT, "no realistic use needs more"))
     out = []
     for item in items:
+        if len(item) > 30:
+            raise BenchError(f"--{what}: '{item[:30]}...' is far too large; at most {limit} ({why})")
         try:
             value = int(item)
         except ValueError:
             raise BenchError(f"--{what}: '{item}' is not an integer; give positive integers like 1,8") from None
         if value < 1:
             raise BenchError(f"--{what}: {value} must be >= 1")
+        if what == "threads":
+            _check_threads(value)
+        elif value > limit:
+            raise BenchError(f"--{what}: {value} is too large; at most {limit} ({why})")
         out.append(value)
     return tuple(dict.fromkeys(out))
 
 
 def parse_choice_list(text: str, choices: Sequence[str], what: str) -> tuple[str, ...]:
     """'fp32,fp16' -> ('fp32', 'fp16'), each checked against `choices`."""
-    items = [i.lower() for i in _split(text)]
+    items = [i.lower() for i in _split(text, what)]
     if not items:
         raise BenchError(f"--{what} is empty; choose from {', '.join(choices)}")
     bad = [i for i in items if i not in choices]
     if bad:
-        raise BenchError(f"--{what}: unknown value '{bad[0]}'; choose from {', '.join(choices)}")
+        raise BenchError(f"--{what}: unknown value '{bad[0][:40]}'; choose from {', '.join(choices)}")
     return tuple(dict.fromkeys(items))
 
 
@@ -79,19 +124,21 @@ def parse_fraction(text: str, what: str) -> float:
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise BenchError(f"--{what}: '{text}' is not a number or percentage like 1%") from None
+        raise BenchError(f"--{what}: '{str(text)[:40]}' is not a number or percentage like 1%") from None
     if not 0 < value < 1:
-        raise BenchError(f"--{what}: {text} must be between 0 and 100%")
+        raise BenchError(f"--{what}: {str(text)[:40]} must be between 0 and 100%")
     return value
 
 
 def parse_positive_float(text: str, what: str) -> float:
-    """A positive float, else BenchError."""
+    """A finite positive float up to its bound (`FLOAT_LIMITS`), else BenchError."""
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise BenchError(f"--{what}: '{text}' is not a number") from None
+        raise BenchError(f"--{what}: '{str(text)[:40]}' is not a number") from None
     if not value > 0:
         raise BenchError(f"--{what}: {text} must be > 0")
+    limit = FLOAT_LIMITS.get(what, DEFAULT_FLOAT_LIMIT)
+    if not value <= limit:  # also catches inf
+        raise BenchError(f"--{what}: {str(text)[:40]} is too large; at most {limit:g}")
     return value
-

@@ -15,14 +15,19 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("out", help="output JSON file")
     p.add_argument("--db", default=defaults.DEFAULT_DB, help="SQLite results file (default %(default)s)")
     p.add_argument("--run", action="append", default=None, help="only this run id (repeatable; default all)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file that is not a zoobench export (never the database itself)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Export and report counts on stderr."""
-    from bench.store import open_existing
+    from pathlib import Path
 
+    from bench.store import check_export_target, open_existing
+
+    check_export_target(Path(args.out), Path(args.db), force=args.force)  # before opening anything
     with open_existing(args.db) as store:
-        counts = store.export_json(args.out, run_ids=args.run)
+        counts = store.export_json(args.out, run_ids=args.run, force=args.force)
     print(f"exported {counts['runs']} run(s), {counts['results']} result(s) to {args.out}", file=sys.stderr)
     return 0

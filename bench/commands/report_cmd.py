@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 
 DEFAULT_DB = "bench-out/results.sqlite"
-DEFAULT_OUT = "reports"
+# bench-out/ is the scratch area; publishing into the committed reports/ folder is explicit (--out reports)
+DEFAULT_OUT = "bench-out/report"
 
 
 def _batch(text: str) -> int:
@@ -29,7 +30,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database written by `bench run` (default {DEFAULT_DB})")
     p.add_argument("--target", help="only this target (cpu, cuda, mobile); default: every target in the database")
     p.add_argument("--batch", type=_batch, help="only this batch size; default: every batch size")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT}/)")
+    p.add_argument("--out", default=DEFAULT_OUT,
+                   help=f"output folder (default {DEFAULT_OUT}/; `--out reports` publishes into the committed "
+                        "reports/ folder). Files are only written inside it")
     return p
 
 
@@ -38,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from bench.report.source import check_selection, load_frames
     from bench.report.writer import write_reports
 
+    from bench.report.writer import check_out_dir
+
     db = Path(args.db)
+    out = check_out_dir(Path(args.out))
     results, runs = load_frames(db)
     check_selection(results, db, args.target, args.batch)
-    written = write_reports(results, runs, Path(args.out), target=args.target, batch=args.batch)
+    written = write_reports(results, runs, out, target=args.target, batch=args.batch)
     for w in written:
         n_ok = int((w.slice.rows["status"] == "ok").sum())
         print(f"{w.folder}: {len(w.slice.rows)} results ({n_ok} measured), {len(w.files)} files "

@@ -7,10 +7,11 @@ import math
 
 from bench import defaults
 from bench.errors import BenchError
+from bench.noise import NOISY_MARK, is_noisy
 from bench.output import FORMATS, render
 
 TABLE_COLUMNS = ["run_id", "model", "target", "machine", "impl", "batch", "dtype", "layout", "threads", "status",
-                 "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "samples", "macs", "params", "message"]
+                 "noisy", "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "samples", "macs", "params", "message"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -18,7 +19,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="list stored results",
                        description="List results from the SQLite store, one row per grid cell. The machine "
                                    "column names where a result was measured (mobile results measured on an "
-                                   "x86 host say 'XNNPACK on host x86_64').")
+                                   "x86 host say 'XNNPACK on host x86_64'). A result is 'noisy' when sampling "
+                                   "stopped on --max-time before its CI reached the target.")
     p.add_argument("--db", default=defaults.DEFAULT_DB, help="SQLite results file (default %(default)s)")
     p.add_argument("--run", default=None, help="only this run id ('latest' for the newest run)")
     p.add_argument("--target", default=None, help="only this target (cpu, cuda, mobile)")
@@ -64,6 +66,7 @@ def result_rows(store, run: str | None = None, target: str | None = None, status
         rows = [r for r in rows if any(fnmatch.fnmatchcase(r["model"], p) for p in pats)]
     for r in rows:
         r["extra"] = json.loads(r["extra"]) if r.get("extra") else None
+        r["noisy"] = is_noisy(r.get("status"), r.get("stop_reason"))
     return rows
 
 
@@ -73,5 +76,13 @@ def run(args: argparse.Namespace) -> int:
 
     with open_existing(args.db) as store:
         rows = result_rows(store, args.run, args.target, args.status, args.models)
-    print(render(rows, TABLE_COLUMNS, args.format))
+    if args.format == "table":  # a mark people notice; csv/json keep the boolean
+        shown = [{**r, "noisy": NOISY_MARK if r["noisy"] else ""} for r in rows]
+        print(render(shown, TABLE_COLUMNS, args.format))
+        n_noisy = sum(r["noisy"] for r in rows)
+        if n_noisy:
+            print(f"# {n_noisy} noisy result(s): sampling hit --max-time before the median's CI reached its "
+                  "target; their p50 is imprecise (re-run on a quieter machine or with a longer --max-time)")
+    else:
+        print(render(rows, TABLE_COLUMNS, args.format))
     return 0

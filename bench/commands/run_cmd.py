@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any, Callable
 from bench import defaults
 from bench.errors import BenchError
 from bench.model_args import add_variants_option, load_variants
+from bench.noise import NOISY_MARK, is_noisy
 from bench.output import FORMATS, render
 
 if TYPE_CHECKING:
     from bench.grid import GridSpec
 
-SUMMARY_COLUMNS = ["model", "impl", "batch", "dtype", "layout", "threads", "status", "p50_ms", "ci_low_ms",
+SUMMARY_COLUMNS = ["model", "impl", "batch", "dtype", "layout", "threads", "status", "noisy", "p50_ms", "ci_low_ms",
                    "ci_high_ms", "samples", "warmup_iters", "stop_reason", "message"]
 _DESCRIPTION = """\
 Measure latency of zoo variants on one device over a grid (models x batch x dtype x layout x
@@ -170,6 +171,7 @@ def _summary_rows(report) -> list[dict]:
                          samples=st.samples if st else None,
                          warmup_iters=o.measurement.warmup_iters if o.measurement else None,
                          stop_reason=o.measurement.stop_reason if o.measurement else None, message=o.message))
+        rows[-1]["noisy"] = is_noisy(o.status, rows[-1]["stop_reason"])
     return rows
 
 
@@ -194,8 +196,14 @@ def run(args: argparse.Namespace) -> int:
     label = machine_label(device.name, info["fingerprint"])
     done = f"{len(report.outcomes)} cell(s) measured" + (
         f", {report.cells_skipped} already done (resumed)" if report.resumed else "")
+    rows = _summary_rows(report)
     if args.format == "table":
         print(f"# run {report.run_id}  target {device.name}  measured on: {label}")
         print(f"# {done}; stored in {args.db}")
-    print(render(_summary_rows(report), SUMMARY_COLUMNS, args.format))
+        n_noisy = sum(r["noisy"] for r in rows)
+        if n_noisy:
+            print(f"# {n_noisy} noisy cell(s): stopped at --max-time before the CI reached --ci; their p50 is "
+                  "imprecise (a busy machine?)")
+        rows = [{**r, "noisy": NOISY_MARK if r["noisy"] else ""} for r in rows]
+    print(render(rows, SUMMARY_COLUMNS, args.format))
     return 0

@@ -67,8 +67,11 @@ def rank_comparison(rows: pd.DataFrame, top: int = 3) -> RankComparison:
     """Spearman's rho of MACs vs p50 over measured rows, and the `top` largest rank shifts.
 
     Rank 1 = fewest MACs / lowest latency (ties share the average rank). A positive shift means
-    the variant is slower than its MACs rank predicts.
+    the variant is slower than its MACs rank predicts. Noisy rows (bench.noise) count in rho but
+    are never called out: an imprecise p50 is not a finding.
     """
+    from bench.noise import is_noisy
+
     df = rows[(rows["status"] == "ok") & rows["p50_ms"].notna() & rows["macs"].notna() & (rows["macs"] > 0)]
     cols = ["label", "macs_rank", "latency_rank", "rank_shift"]
     if len(df) < 3 or df["macs"].nunique() < 2 or df["p50_ms"].nunique() < 2:
@@ -77,6 +80,7 @@ def rank_comparison(rows: pd.DataFrame, top: int = 3) -> RankComparison:
     ranked = pd.DataFrame({"label": df["label"].to_numpy(), "macs_rank": rankdata(df["macs"]),
                            "latency_rank": rankdata(df["p50_ms"])})
     ranked["rank_shift"] = ranked["latency_rank"] - ranked["macs_rank"]
-    ranked = ranked[ranked["rank_shift"] != 0]
+    noisy = [is_noisy(st, sr) for st, sr in zip(df["status"], df.get("stop_reason", pd.Series([None] * len(df))))]
+    ranked = ranked[(ranked["rank_shift"] != 0) & ~pd.Series(noisy, index=ranked.index, dtype=bool)]
     ranked = ranked.reindex(ranked["rank_shift"].abs().sort_values(ascending=False, kind="stable").index)
     return RankComparison(float(rho), float(p_value), len(df), ranked.head(top).reset_index(drop=True))

@@ -22,7 +22,7 @@ def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     from bench.accuracy.store import accuracy_frame, attach_measured
 
-    with ResultStore(db) as store:
+    with ResultStore(db, readonly=True) as store:
         results = store.results_frame()
         runs = store.runs_frame()
         accuracy = accuracy_frame(store.conn)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.noise import NOISY_MARK, is_noisy
 from bench.report.data import CONFIG_COLUMNS, ReportSlice
 
 CSV_COLUMNS = ("target", "machine", "arch", "batch", "model", "label", "family", "dataset", "dtype", "layout", "impl",
@@ -120,7 +121,8 @@ def display_rows(s: ReportSlice) -> list[dict[str, str]]:
             "top-1 source": _source(r, sources),
             "MMACs": _fmt(r["macs"] / 1e6 if pd.notna(r["macs"]) else None, ".2f"),
             "params (M)": _fmt(r["params"] / 1e6 if pd.notna(r["params"]) else None, ".3f"),
-            "p50 ms": _ms(r["p50_ms"]),
+            # a noisy p50 (time cap hit before the CI target) is shown, but marked as imprecise
+            "p50 ms": _ms(r["p50_ms"]) + (f" ({NOISY_MARK})" if is_noisy(r["status"], r.get("stop_reason")) else ""),
             "p90 ms": _ms(r["p90_ms"]),
             "p50 95% CI (ms)": ci,
             "speed-up vs family baseline": _speedup(r),

@@ -47,21 +47,55 @@ def machine_slug(hardware: str, arch: str | None = None) -> str:
 
 
 def target_folder(out: Path, s: ReportSlice) -> Path:
-    """`<out>/<target>-<machine-slug>`, the machine named by the hardware that ran the model."""
+    """`<out>/<target>-<machine-slug>`, the machine named by the hardware that ran the model.
+
+    Both parts are slugs ([a-z0-9-] only), so a stored or imported name holding `/` or `..`
+    can never place a file outside `out`."""
     prov = s.provenance
-    return out / f"{s.target}-{machine_slug(prov.hardware(), prov.folder_arch())}"
+    return _confined(out, out / f"{path_slug(str(s.target))}-{machine_slug(prov.hardware(), prov.folder_arch())}")
+
+
+def path_slug(text: str) -> str:
+    """A name safe as one path component: lower-case letters, digits and single dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "unknown"
+
+
+def _confined(out: Path, path: Path) -> Path:
+    """`path` if it lies inside `out` (after resolving links), else ValueError: a bug, never user data."""
+    if not path.resolve().is_relative_to(out.resolve()):
+        raise ValueError(f"report path {path} escapes the output folder {out}")
+    return path
+
+
+def check_out_dir(out: Path) -> Path:
+    """The report's output folder, checked (not created: nothing is written before the data is
+    read); BenchError (one line) when it is a file or lies under one."""
+    from bench.errors import BenchError
+
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"--out {out} is a file; give a folder")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BenchError(f"--out {out}: {parent} is a file, not a folder")
+            break
+    return out
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full, Ctrl-C) leaves no stray temporary file
+        raise
     return path
 
 
 def write_slice(s: ReportSlice, out: Path) -> WrittenSlice:
     """Render and write every file of one slice; returns the folder and files."""
-    folder = target_folder(out, s) / f"batch-{s.batch}"
+    folder = _confined(out, target_folder(out, s) / f"batch-{path_slug(str(s.batch))}")
     folder.mkdir(parents=True, exist_ok=True)
     written = WrittenSlice(s, folder)
     charts, ranks = slice_charts(s.rows, s.datasets_with_accuracy(), s.provenance, s.batch)
