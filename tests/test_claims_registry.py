@@ -142,8 +142,8 @@ def test_thread_count_restored_when_the_study_fails(fake, tmp_path, monkeypatch)
         raise RuntimeError("study failed")
 
     monkeypatch.setattr(FakeStudy, "measure", boom)
-    with pytest.raises(RuntimeError):
-        _claim(tmp_path)
+    # an exception inside a study is a bug in zoobench: one line, exit 3 (bench.cli.main)
+    assert _claim(tmp_path) == 3
     assert torch.get_num_threads() == 2
 
 
