@@ -19,6 +19,7 @@ from bench.report.charts import slice_charts
 from bench.report.data import ReportSlice, build_slices
 from bench.report.html import html_page
 from bench.report.markdown import markdown_page
+from bench.report.selection import Selection
 from bench.report.tables import csv_text
 
 CHART_GLOBS = ("accuracy-vs-*.png", "latency-vs-macs.png")
@@ -96,9 +97,12 @@ def index_page(target_dir: Path, slices: list[WrittenSlice]) -> str:
 
 
 def write_reports(results: pd.DataFrame, runs: pd.DataFrame, out: Path, *, target: str | None = None,
-                  batch: int | None = None) -> list[WrittenSlice]:
-    """Write every slice of `results` (optionally one target / batch) under `out`; [] if none match."""
-    written = [write_slice(s, Path(out)) for s in build_slices(results, runs, target=target, batch=batch)]
+                  batch: int | None = None, selection: Selection | None = None) -> list[WrittenSlice]:
+    """Write every slice of `results` (optionally one target / batch) under `out`; [] if none match.
+
+    `selection` says which runs `results` was cut to; each page lists what it left out."""
+    slices = build_slices(results, runs, target=target, batch=batch, selection=selection)
+    written = [write_slice(s, Path(out)) for s in slices]
     by_folder: dict[Path, list[WrittenSlice]] = {}
     for w in written:
         by_folder.setdefault(w.folder.parent, []).append(w)
