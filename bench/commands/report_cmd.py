@@ -19,6 +19,13 @@ def _batch(text: str) -> int:
     return value
 
 
+def _run_ids(text: str) -> list[str]:
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError(f"--run wants run ids separated by commas, got '{text}'")
+    return ids
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register `bench report`."""
     p = sub.add_parser(
@@ -30,6 +37,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database written by `bench run` (default {DEFAULT_DB})")
     p.add_argument("--target", help="only this target (cpu, cuda, mobile); default: every target in the database")
     p.add_argument("--batch", type=_batch, help="only this batch size; default: every batch size")
+    p.add_argument("--run", type=_run_ids, metavar="ID[,ID]",
+                   help="only these runs (default: every run, the newest measurement per grid cell)")
+    p.add_argument("--latest", action="store_true", help="only the newest run of each target and machine")
+    p.add_argument("--since", metavar="DATE", help="only runs started on or after DATE (e.g. 2026-11-22; UTC)")
     p.add_argument("--out", default=DEFAULT_OUT,
                    help=f"output folder (default {DEFAULT_OUT}/; `--out reports` publishes into the committed "
                         "reports/ folder). Files are only written inside it")
@@ -38,6 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the store, write every selected slice, print one line per folder written."""
+    from bench.report.selection import select_runs
     from bench.report.source import check_selection, load_frames
     from bench.report.writer import write_reports
 
@@ -46,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
     db = Path(args.db)
     out = check_out_dir(Path(args.out))
     results, runs = load_frames(db)
+    results, selection = select_runs(results, run_ids=args.run, latest=args.latest, since=args.since)
     check_selection(results, db, args.target, args.batch)
-    written = write_reports(results, runs, out, target=args.target, batch=args.batch)
+    written = write_reports(results, runs, out, target=args.target, batch=args.batch, selection=selection)
     for w in written:
         n_ok = int((w.slice.rows["status"] == "ok").sum())
         print(f"{w.folder}: {len(w.slice.rows)} results ({n_ok} measured), {len(w.files)} files "

@@ -8,10 +8,11 @@ outside the axes on the right, and a footer naming machine, versions and date.
 """
 from __future__ import annotations
 
+import colorsys
 import math
+import re
 from dataclasses import dataclass, field
 
-import matplotlib
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -21,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 # Figures are built on the Agg canvas directly, without pyplot (see bench.report.canvas).
 from bench.report.canvas import DIMMED_TEXT, DPI, add_footer, new_figure
-from bench.report.fronts import RankComparison, rank_comparison
+from bench.report.fronts import RankComparison, rank_comparison, setting_text
 from bench.report.labels import LabelSpec, place_labels
 from bench.report.provenance import Provenance
 
@@ -44,18 +45,39 @@ class Chart:
     omitted_labels: int = 0
 
 
-def family_colors(families: list[str]) -> dict[str, tuple]:
-    """A distinct colour per family, never grey (grey means "dominated").
+# Colour-blind-safe qualitative colours, none grey (grey means "dominated") and none black (the
+# front): Okabe & Ito's seven, then Paul Tol's "muted" and "light" schemes. Every family of a
+# chart gets its own entry, so colours never repeat up to len(PALETTE) families.
+PALETTE = (
+    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499",
+    "#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#BBCC33", "#AAAA00", "#44BB99",
+)
 
-    Families with more rows get the stronger colours first (tab10 order), ties by name, so the
-    colours are stable for a given slice.
+
+def _rgba(hex_color: str) -> tuple:
+    h = hex_color.lstrip("#")
+    return (int(h[0:2], 16) / 255, int(h[2:4], 16) / 255, int(h[4:6], 16) / 255, 1.0)
+
+
+def family_colors(families: list[str]) -> dict[str, tuple]:
+    """A distinct colour per family (RGBA), never grey (grey means "dominated"), never repeated.
+
+    Families with more rows get the first colours, ties by name, so the colours are stable for
+    a given slice. Families beyond `PALETTE` get evenly spaced hues (distinct, though no longer
+    chosen for colour-blind safety) rather than a repeat.
     """
     counts = pd.Series(families).value_counts()
     names = sorted(counts.index, key=lambda f: (-counts[f], f))
-    palette = [c for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]  # tab10 without its grey
-    if len(names) > len(palette):
-        palette = [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]
-    return {name: (*palette[i % len(palette)], 1.0) for i, name in enumerate(names)}
+    extra = len(names) - len(PALETTE)
+    colors = [_rgba(c) for c in PALETTE] + [(*colorsys.hsv_to_rgb(k / max(extra, 1), 0.75, 0.8), 1.0)
+                                             for k in range(max(extra, 0))]
+    return {name: colors[i] for i, name in enumerate(names)}
+
+
+def hex_color(rgba: tuple) -> str:
+    """'#rrggbb' of an RGBA tuple from `family_colors` (for the HTML charts)."""
+    return "#" + "".join(f"{round(c * 255):02x}" for c in rgba[:3])
 
 
 def _log_axis(axis, low: float, high: float) -> None:
@@ -118,7 +140,7 @@ def top1_axis_kind(kinds: set[str]) -> str:
 
 
 def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provenance, batch: int,
-                   colors: dict[str, tuple]) -> Chart | None:
+                   colors: dict[str, tuple], setting: str = "", stem_suffix: str = "") -> Chart | None:
     """Top-1 vs p50 latency (`x="latency"`) or vs MACs (`x="macs"`) for one dataset, front drawn.
 
     Only measured rows with an accuracy on `dataset` are drawn; None if there are none.
@@ -171,7 +193,8 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
     ax.set_xlabel("p50 latency (ms, log scale)" if is_latency else "MACs (millions, conv+linear, batch 1, log scale)")
     ax.set_ylabel(f"{ds_name} {top1_axis_kind(kinds)} top-1 (%)")
     what = "p50 latency" if is_latency else "MACs"
-    title = f"{ds_name} top-1 vs {what}, batch {batch}\n{provenance.target_label()}, measured {provenance.date_text()}"
+    title = (f"{ds_name} top-1 vs {what}, batch {batch}" + (f" ({setting})" if setting else "")
+             + f"\n{provenance.target_label()}, measured {provenance.date_text()}")
     ax.set_title(title, fontsize=10)
     _finish_layout(fig, ax, handles)
     order = pd.concat([front, df[~df["front"]].sort_values("xv")])
@@ -180,7 +203,7 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
                        else DIMMED_TEXT, bold=bool(r["front"]), required=bool(r["front"])) for _, r in order.iterrows()]
     placement = place_labels(ax, specs, lines=_front_steps(front) + _error_bars(df if is_latency else df.iloc[0:0]))
     _footer(fig, provenance, placement.omitted)
-    stem = f"accuracy-vs-{'latency' if is_latency else 'macs'}-{dataset}"
+    stem = f"accuracy-vs-{'latency' if is_latency else 'macs'}-{dataset}{stem_suffix}"
     return Chart(stem, title.replace("\n", "; "), fig, placement.annotations, placement.omitted)
 
 
@@ -266,11 +289,18 @@ def slice_charts(rows: pd.DataFrame, datasets: list[str], provenance: Provenance
     """Every chart of a slice: per dataset accuracy vs latency and vs MACs, then latency vs MACs."""
     colors = family_colors(rows["family"].astype(str).tolist())
     charts: list[Chart] = []
+    # one chart per setting (threads, dtype, layout, compile): a front never mixes them
+    settings = rows.apply(setting_text, axis=1) if not rows.empty else pd.Series(dtype=object)
+    names = sorted(settings.unique())
     for dataset in datasets:
-        for x in ("latency", "macs"):
-            chart = accuracy_chart(rows, dataset, x, provenance, batch, colors)
-            if chart is not None:
-                charts.append(chart)
+        for name in names:
+            part = rows[settings == name]
+            suffix = "-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") if len(names) > 1 else ""
+            for x in ("latency", "macs"):
+                chart = accuracy_chart(part, dataset, x, provenance, batch, colors,
+                                       setting=name if len(names) > 1 else "", stem_suffix=suffix)
+                if chart is not None:
+                    charts.append(chart)
     scatter, ranks = latency_vs_macs_chart(rows, provenance, batch, colors)
     if scatter is not None:
         charts.append(scatter)

@@ -12,11 +12,12 @@ stay in the tables and are listed under "no accuracy" with the reason.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from bench.report.provenance import Provenance, provenance_for
+from bench.report.selection import Selection
 from devices.registry import aliases
 
 # Settings that distinguish two results of the same model in one slice.
@@ -152,6 +153,8 @@ class ReportSlice:
     batch: int
     rows: pd.DataFrame
     provenance: Provenance
+    selection: Selection = field(default_factory=Selection)
+    superseded: int = 0  # older measurements of this slice's cells that newer rows replaced
 
     def measured(self) -> pd.DataFrame:
         """Rows with a latency (status ok)."""
@@ -165,15 +168,19 @@ class ReportSlice:
 
 
 def build_slices(results: pd.DataFrame, runs: pd.DataFrame, *, target: str | None = None,
-                 batch: int | None = None) -> list[ReportSlice]:
+                 batch: int | None = None, selection: Selection | None = None) -> list[ReportSlice]:
     """Split results into slices (target x machine x batch), newest row per cell, accuracy joined.
 
-    `target` / `batch` restrict the selection; no matching rows gives an empty list.
+    `target` / `batch` restrict the selection; no matching rows gives an empty list. `selection`
+    (which runs `results` was cut to, see `bench.report.selection`) is carried to the pages.
     """
     from bench.report.baseline import add_speedups
     from bench.report.fronts import add_front_flags
 
+    selection = selection or Selection()
     df = latest_per_cell(results)
+    total = results.assign(target=results["target"].map(lambda t: TARGET_ALIASES.get(t, t)))
+    total = total.groupby(["target", "machine", "batch"]).size() if not total.empty else pd.Series(dtype=int)
     if target is not None:
         df = df[df["target"] == TARGET_ALIASES.get(target, target)]
     if batch is not None:
@@ -186,5 +193,6 @@ def build_slices(results: pd.DataFrame, runs: pd.DataFrame, *, target: str | Non
         rows = add_labels(rows.reset_index(drop=True))
         rows = add_front_flags(add_speedups(rows))
         prov = provenance_for(str(tgt), str(machine), rows, runs)
-        out.append(ReportSlice(str(tgt), str(machine), int(bsz), rows, prov))
+        superseded = int(total.get((tgt, machine, bsz), len(rows))) - len(rows)
+        out.append(ReportSlice(str(tgt), str(machine), int(bsz), rows, prov, selection, superseded))
     return out

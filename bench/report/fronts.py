@@ -1,7 +1,10 @@
 """Pareto flags and the latency-vs-MACs rank comparison for one slice.
 
-Fronts are computed per dataset (top-1 on CIFAR-10 and on ImageNet are different scales) over
-rows that have both a latency and an accuracy:
+Fronts are computed per dataset (top-1 on CIFAR-10 and on ImageNet are different scales) and
+per setting (threads, dtype, layout, compile: a 2-thread cell never dominates a 1-thread one;
+`front_setting` names the group) over rows that have both a latency and an accuracy. Where a
+slice holds several HetConv impls, each impl gets its own front, which the rows without an impl
+choice ("-") join; such a row is flagged when it is on any of them:
 - `on_front`: accuracy vs p50 latency, strict dominance;
 - `on_front_ci`: the same with overlapping latency CIs treated as ties (`bench.pareto`);
 - `on_macs_front`: accuracy vs MACs, strict.
@@ -17,6 +20,35 @@ from scipy.stats import rankdata, spearmanr
 from bench.pareto import FrontPoint, non_dominated
 
 FLAG_COLUMNS = ("on_front", "on_front_ci", "on_macs_front")
+SETTING_COLUMNS = ("threads", "dtype", "layout", "compile")
+NO_IMPL = "-"
+
+
+def setting_text(row: pd.Series, with_impl: bool = False) -> str:
+    """"1 thr, fp32, nchw, eager" (plus ", impl grouped"): the setting a front is drawn for."""
+    parts = [f"{row.get('threads')} thr", str(row.get("dtype")), str(row.get("layout")),
+             "compiled" if bool(row.get("compile")) else "eager"]
+    if with_impl:
+        parts.append(f"impl {row.get('impl')}")
+    return ", ".join(parts)
+
+
+def front_groups(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(dataset, setting text, rows) for every front of the eligible rows of `df`."""
+    out = []
+    eligible = _eligible(df)
+    if eligible.empty:
+        return out
+    settings = eligible.apply(setting_text, axis=1)
+    for (dataset, setting), group in eligible.groupby([eligible["dataset"], settings], sort=True):
+        impls = sorted(set(group["impl"].astype(str)) - {NO_IMPL}) if "impl" in group.columns else []
+        if len(impls) <= 1:
+            out.append((dataset, setting, group))
+            continue
+        for impl in impls:
+            part = group[group["impl"].astype(str).isin((impl, NO_IMPL))]
+            out.append((dataset, f"{setting}, impl {impl}", part))
+    return out
 
 
 def _eligible(df: pd.DataFrame) -> pd.DataFrame:
@@ -24,22 +56,27 @@ def _eligible(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_front_flags(rows: pd.DataFrame) -> pd.DataFrame:
-    """Add the three front flags (see the module docstring); index labels are the point keys."""
+    """Add the three front flags and `front_setting` (see the module docstring); index labels
+    are the point keys."""
     df = rows.copy()
     flags: dict[str, dict] = {c: {i: None for i in df.index} for c in FLAG_COLUMNS}
-    for _, group in _eligible(df).groupby("dataset"):
+    setting: dict = {i: None for i in df.index}
+    for _, name, group in front_groups(df):
         latency = [FrontPoint(i, float(r.top1), float(r.p50_ms), _num(r.ci_low_ms), _num(r.ci_high_ms))
                    for i, r in group.iterrows()]
         strict = set(non_dominated(latency))
         tied = set(non_dominated(latency, ci_ties=True))
         with_macs = group[group["macs"].notna() & (group["macs"] > 0)]
         by_macs = set(non_dominated(FrontPoint(i, float(r.top1), float(r.macs)) for i, r in with_macs.iterrows()))
-        for i in group.index:
-            flags["on_front"][i] = i in strict
-            flags["on_front_ci"][i] = i in tied
-            flags["on_macs_front"][i] = (i in by_macs) if i in with_macs.index else None
+        for i in group.index:  # a row in several groups (no impl choice) counts if on any front
+            flags["on_front"][i] = bool(flags["on_front"][i]) or i in strict
+            flags["on_front_ci"][i] = bool(flags["on_front_ci"][i]) or i in tied
+            if i in with_macs.index:
+                flags["on_macs_front"][i] = bool(flags["on_macs_front"][i]) or i in by_macs
+            setting[i] = name if setting[i] is None else setting_text(df.loc[i])
     for col in FLAG_COLUMNS:
         df[col] = pd.Series(flags[col], dtype=object)
+    df["front_setting"] = pd.Series(setting, dtype=object)
     return df
 
 

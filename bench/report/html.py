@@ -1,7 +1,8 @@
-"""A self-contained HTML page of one slice: charts inline as base64 PNG, no network fetches.
+"""A self-contained HTML page of one slice: interactive charts (plotly.js inlined), a sortable,
+filterable results table, links to the PNG charts beside it; no network fetches.
 
 No scripts, fonts, stylesheets or images are loaded from anywhere: the page opens offline and
-can be mailed as one file.
+can be mailed as one file; the static PNG charts are inlined too, folded under the interactive ones.
 """
 from __future__ import annotations
 
@@ -28,6 +29,37 @@ th { background: #f4f4f4; position: sticky; top: 0; }
 tr:nth-child(even) td { background: #fafafa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .scroll { overflow-x: auto; }
+.tools { margin: 8px 0; } .tools input { padding: 3px 6px; width: 22em; }
+th.sortable { cursor: pointer; } th.sortable:after { content: " \\2195"; color: #aaa; }
+.chart { border: 1px solid #eee; margin: 10px 0 20px; }
+"""
+# Sort on a header click (numbers numerically, "–" last) and filter rows by a substring; kept
+# small and dependency-free so the page stays readable offline.
+TABLE_JS = """
+(function () {
+  var table = document.getElementById("results"); if (!table) return;
+  var body = table.tBodies[0], input = document.getElementById("filter"), count = document.getElementById("shown");
+  function key(td) { var t = td.textContent.trim(); var n = parseFloat(t.replace(/[^0-9.eE+-].*$/, ""));
+    return isNaN(n) ? [1, t.toLowerCase()] : [0, n]; }
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+    th.className = "sortable";
+    th.addEventListener("click", function () {
+      var asc = th.getAttribute("data-sort") !== "asc";
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (o) { o.removeAttribute("data-sort"); });
+      th.setAttribute("data-sort", asc ? "asc" : "desc");
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) { var x = key(a.cells[col]), y = key(b.cells[col]);
+        var c = x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0); return asc || x[0] !== y[0] ? c : -c; });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+  input.addEventListener("input", function () {
+    var q = input.value.toLowerCase(), n = 0;
+    Array.prototype.forEach.call(body.rows, function (r) {
+      var show = r.textContent.toLowerCase().indexOf(q) >= 0; r.style.display = show ? "" : "none"; if (show) n++; });
+    count.textContent = n;
+  });
+})();
 """
 NUMERIC_HEADERS = {"top-1 %", "MMACs", "params (M)", "p50 ms", "p90 ms", "p50 95% CI (ms)"}
 
@@ -37,7 +69,7 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _table_html(rows: list[dict[str, str]]) -> str:
+def _table_html(rows: list[dict[str, str]], table_id: str = "") -> str:
     if not rows:
         return "<p><em>no results</em></p>"
     headers = list(rows[0].keys())
@@ -50,7 +82,8 @@ def _table_html(rows: list[dict[str, str]]) -> str:
             cls = ' class="num"' if h in NUMERIC_HEADERS else ""
             cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    tid = f' id="{table_id}"' if table_id else ""
+    return f'<div class="scroll"><table{tid}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _list_html(items: list[str]) -> str:
@@ -58,19 +91,32 @@ def _list_html(items: list[str]) -> str:
 
 
 def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComparison) -> str:
-    """The full page: provenance, charts (inline PNG), rank summary, table, side lists, notes."""
+    """The full page: provenance, interactive charts (PNG files linked), rank summary, sortable and
+    filterable table, side lists, notes."""
+    from bench.report.interactive import interactive_charts, plotly_script
+
     title = f"{s.provenance.target_label()}, batch {s.batch}"
     prov = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in header_items(s))
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+             f"<title>{escape(title)}</title><style>{STYLE}</style>{plotly_script()}</head><body>",
              f"<h1>{escape(title)}</h1>", f'<dl class="prov">{prov}</dl>']
-    if charts:
-        parts.append("<h2>Charts</h2>")
+    live = interactive_charts(s)
+    if live:
+        parts.append("<h2>Charts</h2><p>Hover a point for its numbers; click a family in the legend to hide "
+                     "or show it (double-click: only that family).</p>")
+        parts += [f'<div class="chart">{div}</div>' for _, div in live]
+    if charts:  # inline too, so the page stays one self-contained file
+        parts.append("<details><summary>Static charts (PNG, for papers; also written beside this page)</summary>")
         for chart, png in charts:
             parts.append(f'<figure><img alt="{escape(chart.title)}" src="{png_data_uri(png)}">'
                          f"<figcaption>{escape(chart.title)}</figcaption></figure>")
+        parts.append("</details>")
     parts += ["<h2>Latency vs MACs</h2>", _list_html(rank_lines(ranks))]
-    parts += ["<h2>Results</h2>", _table_html(display_rows(s))]
+    table = display_rows(s)
+    parts += ["<h2>Results</h2>",
+              f'<div class="tools"><input id="filter" type="search" placeholder="filter rows (model, family, ...)"> '
+              f'<span id="shown">{len(table)}</span> of {len(table)} rows; click a header to sort</div>',
+              _table_html(table, "results")]
     sources = accuracy_sources(s)
     if sources:
         parts += ["<p>Accuracy sources:</p>", "<ol>" + "".join(f"<li>{escape(src)}</li>" for src in sources) + "</ol>"]
@@ -88,5 +134,6 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
     if unmeasured:
         lines = [f"{label}: {status}" + (f" ({msg})" if msg else "") for label, status, msg in unmeasured]
         parts += ["<h2>Not measured</h2>", _list_html(lines)]
-    parts += ["<h2>How to read this page</h2>", _list_html(list(READING_NOTES)), "</body></html>"]
+    parts += ["<h2>How to read this page</h2>", _list_html(list(READING_NOTES)), f"<script>{TABLE_JS}</script>",
+              "</body></html>"]
     return "\n".join(parts) + "\n"

@@ -13,8 +13,9 @@ READING_NOTES = (
     "Accuracy: the variant's reported top-1 on its own dataset, from the zoo metadata (source shown "
     "per row: paper, torchvision metadata or measured). It is never measured by this report, and "
     "CIFAR-10 and ImageNet accuracies are charted separately.",
-    "Pareto front: no other variant on the same dataset is at least as accurate and at least as "
-    "fast (one of the two strictly). \"front (CI ties)\": the same, but latencies whose CIs overlap "
+    "Pareto front: no other variant on the same dataset and setting (threads, dtype, layout, "
+    "compile; HetConv impl where several were measured) is at least as accurate and at least as "
+    "fast (one of the two strictly); a front never mixes settings. \"front (CI ties)\": the same, but latencies whose CIs overlap "
     "count as equal, so a speed advantage within noise does not keep a less accurate variant on it.",
     "Speed-up vs family baseline: baseline p50 / variant p50 (> 1 is faster). The baseline is the "
     "variant's dense parent when its metadata names one, else the shortest name prefix of the "
@@ -41,7 +42,18 @@ def header_items(s: ReportSlice) -> list[tuple[str, str]]:
         items.append(("Runs", ", ".join(prov.run_ids)))
     if prov.note():
         items.append(("Note", prov.note()))
+    items.append(("Runs selected", s.selection.how))
+    items.append(("Left out", left_out_text(s)))
     return items
+
+
+def left_out_text(s: ReportSlice) -> str:
+    """Runs the selection dropped (with why) and older measurements that newer ones superseded."""
+    parts = [f"run {rid} ({why})" for rid, why in s.selection.left_out.items()]
+    if s.superseded:
+        parts.append(f"{s.superseded} older measurement{'s' if s.superseded > 1 else ''} of cells re-measured "
+                     "by a newer run")
+    return "; ".join(parts) or "nothing"
 
 
 def rank_lines(ranks: RankComparison) -> list[str]:

@@ -19,6 +19,7 @@ from bench.report.charts import slice_charts
 from bench.report.data import ReportSlice, build_slices
 from bench.report.html import html_page
 from bench.report.markdown import markdown_page
+from bench.report.selection import Selection
 from bench.report.tables import csv_text
 
 CHART_GLOBS = ("accuracy-vs-*.png", "latency-vs-macs.png")
@@ -129,13 +130,40 @@ def index_page(target_dir: Path, slices: list[WrittenSlice]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def site_index(out: Path, slices: list[WrittenSlice]) -> str:
+    """`<out>/index.html`: one row per page written (target, machine, batch, runs, date), linked."""
+    from html import escape
+
+    from bench.report.html import STYLE
+
+    rows = []
+    for w in sorted(slices, key=lambda w: (w.slice.target, w.slice.machine, w.slice.batch)):
+        prov = w.slice.provenance
+        rel = (w.folder / "report.html").relative_to(out).as_posix()
+        cells = [prov.target_label(), w.slice.machine, str(w.slice.batch), ", ".join(prov.run_ids),
+                 prov.date_text(), str(int((w.slice.rows["status"] == "ok").sum()))]
+        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells)
+                    + f'<td><a href="{escape(rel)}">page</a></td></tr>')
+    head = "".join(f"<th>{h}</th>" for h in ("target", "machine", "batch", "runs", "measured on", "results", ""))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>zoobench report index</title>'
+            f"<style>{STYLE}</style></head><body><h1>zoobench report index</h1>"
+            f"<p>One page per target, machine and batch size written by this report.</p>"
+            f'<table id="index"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            "</body></html>\n")
+
+
 def write_reports(results: pd.DataFrame, runs: pd.DataFrame, out: Path, *, target: str | None = None,
-                  batch: int | None = None) -> list[WrittenSlice]:
-    """Write every slice of `results` (optionally one target / batch) under `out`; [] if none match."""
-    written = [write_slice(s, Path(out)) for s in build_slices(results, runs, target=target, batch=batch)]
+                  batch: int | None = None, selection: Selection | None = None) -> list[WrittenSlice]:
+    """Write every slice of `results` (optionally one target / batch) under `out`; [] if none match.
+
+    `selection` says which runs `results` was cut to; each page lists what it left out."""
+    slices = build_slices(results, runs, target=target, batch=batch, selection=selection)
+    written = [write_slice(s, Path(out)) for s in slices]
     by_folder: dict[Path, list[WrittenSlice]] = {}
     for w in written:
         by_folder.setdefault(w.folder.parent, []).append(w)
     for folder, group in by_folder.items():
         _write_atomic(folder / "README.md", index_page(folder, group).encode())
+    if written:
+        _write_atomic(Path(out) / "index.html", site_index(Path(out), written).encode())
     return written

@@ -1,0 +1,139 @@
+"""The report site in a real browser: Debian's headless Chromium driven by selenium.
+
+Skipped with a reason when chromium / chromedriver / selenium are missing (CI installs them:
+`apt-get install -y chromium chromium-driver`). Screenshots go to bench-out/browser-artifacts/
+(or $ZOOBENCH_ARTIFACTS) as test artefacts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.test_report import FIXTURE_MODELS, synthetic_frames, with_failed_and_unknown
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(os.environ.get("ZOOBENCH_ARTIFACTS", "bench-out/browser-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed")
+    if not CHROMIUM or not DRIVER:
+        pytest.skip("no chromium / chromedriver (apt-get install -y chromium chromium-driver)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=DRIVER))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from bench.report.writer import write_reports
+
+    out = tmp_path_factory.mktemp("site")
+    cpu, runs = synthetic_frames(FIXTURE_MODELS, batches=(1, 8))
+    mob, mruns = synthetic_frames(FIXTURE_MODELS, target="mobile", run_id="run-m")
+    write_reports(pd.concat([with_failed_and_unknown(cpu), mob], ignore_index=True),
+                  pd.concat([runs, mruns], ignore_index=True), out)
+    return out
+
+
+def _load(driver, path: Path) -> None:
+    driver.get_log("browser")
+    driver.get_log("performance")  # drain what earlier pages logged
+    driver.get(path.resolve().as_uri())
+
+
+def _requests(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def _page(site: Path, target: str = "cpu", batch: int = 1) -> Path:
+    [page] = list(site.glob(f"{target}-*/batch-{batch}/report.html"))
+    return page
+
+
+def test_page_loads_without_console_errors_or_network(browser, site):
+    _load(browser, _page(site))
+    assert browser.execute_script("return document.querySelectorAll('.plotly-graph-div .main-svg').length") > 0
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+    remote = [u for u in _requests(browser) if not u.startswith(("file:", "data:", "blob:", "about:"))]
+    assert remote == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "report-cpu-batch-1.png"))
+
+
+def _visible_models(driver) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#results tbody tr'))"
+        ".filter(r => r.style.display !== 'none').map(r => r.cells[0].textContent)")
+
+
+def test_sorting_and_filtering_change_the_rows(browser, site):
+    from selenium.webdriver.common.by import By
+
+    _load(browser, _page(site))
+    before = _visible_models(browser)
+    headers = browser.find_elements(By.CSS_SELECTOR, "#results thead th")
+    [p50] = [h for h in headers if h.text.strip().startswith("p50 ms")]
+    p50.click()
+    after = _visible_models(browser)
+    assert sorted(after) == sorted(before) and after != before
+    col = [h.text.strip() for h in headers].index(p50.text.strip())
+    values = browser.execute_script(
+        f"return Array.from(document.querySelectorAll('#results tbody tr')).map(r => r.cells[{col}].textContent)")
+    numbers = [float(v) for v in values if v.strip() not in ("", "–")]
+    assert numbers == sorted(numbers)
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("resnet56")
+    shown = _visible_models(browser)
+    assert shown and len(shown) < len(before) and all("resnet56" in m for m in shown)
+    assert browser.find_element(By.ID, "shown").text == str(len(shown))
+
+
+def test_hovering_a_point_shows_its_tooltip(browser, site):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _load(browser, _page(site))
+    point = browser.find_elements(By.CSS_SELECTOR, "#chart-0 .scatterlayer .point")[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", point)
+    ActionChains(browser).move_to_element(point).perform()
+    tips = browser.find_elements(By.CSS_SELECTOR, "#chart-0 .hoverlayer .hovertext")
+    assert tips, "no tooltip after hovering a point"
+    text = tips[0].text
+    assert "p50" in text and "MACs" in text and "top-1" in text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "report-hover.png"))
+
+
+def test_index_links_resolve(browser, site):
+    from selenium.webdriver.common.by import By
+
+    _load(browser, site / "index.html")
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#index a")]
+    assert len(links) == 3  # cpu batch 1 and 8, mobile batch 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "index.png"))
+    for href in links:
+        browser.get(href)
+        assert browser.find_element(By.ID, "results")
+        assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
