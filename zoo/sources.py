@@ -237,9 +237,9 @@ def _parse_kwargs(query: str) -> dict[str, Any]:
     return out
 
 
-def _import_file(path: Path):
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    mod_name = f"zoobench_user_{path.stem}_{digest}"
+def _import_file(path: Path, digest: str):
+    # keyed by content: an edited file is imported afresh, an unchanged one once
+    mod_name = f"zoobench_user_{path.stem}_{digest[:12]}"
     if mod_name in sys.modules:
         return sys.modules[mod_name]
     spec = importlib.util.spec_from_file_location(mod_name, path)
@@ -310,7 +310,7 @@ def _register_file(spec: str, size, top1, dataset) -> None:
     kwargs = _parse_kwargs(query)
     path = path.resolve()
     digest = file_sha256(path)
-    build = _builder_in(_import_file(path), path, name, kwargs)
+    build = _builder_in(_import_file(path, digest), path, name, kwargs)
     if size is None:
         raise SourceError(f"{spec}: give the input size with --input-size CxHxW (e.g. 3x32x32); "
                           "a model file has no configuration to read it from")
