@@ -412,3 +412,38 @@ def unregister_source(name: str) -> None:
 
     unregister_model(name)
     _SOURCES.pop(name, None)
+
+
+def register_module(name: str, model: "nn.Module", input_size: tuple[int, int, int] | str, *,
+                    top1: float | None = None, dataset: str | None = None) -> str:
+    """Register an in-memory `nn.Module` (the Python API) as user variant `name`; returns the name.
+
+    Its source records the class and the file defining it (with that file's SHA-256 where it
+    exists). Registering the same name again replaces the earlier module.
+    """
+    import copy
+
+    size = parse_input_size(input_size)
+    if size is None:
+        raise SourceError(f"{name}: an nn.Module needs an input size (or an example tensor)")
+    if name in _REGISTRY and name not in _SOURCES:
+        raise SourceError(f"'{name}' is a zoo model; give your module another name")
+    unregister_source(name)
+    cls = type(model)
+    try:
+        file = inspect.getsourcefile(cls)
+    except TypeError:  # a built-in class: no file to hash
+        file = None
+    digest = file_sha256(Path(file)) if file and Path(file).is_file() else None
+    frozen = copy.deepcopy(model)  # later edits of the caller's object do not change what is measured
+
+    def build(**kw) -> "nn.Module":
+        return copy.deepcopy(frozen)
+
+    build.__name__ = name
+    meta = _meta(USER_FAMILY, f"{cls.__module__}.{cls.__qualname__}", size, 0, top1, dataset,
+                 notes=f"in-memory module {cls.__module__}.{cls.__qualname__}", deploy="reparameterize")
+    register_variant(name, build, meta)
+    _SOURCES[name] = SourceInfo("module", f"{cls.__module__}.{cls.__qualname__}", path=file, sha256=digest,
+                                user_top1=top1, user_dataset=dataset)
+    return name
