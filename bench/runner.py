@@ -222,10 +222,16 @@ def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLook
 
 
 def _source_info(model_name: str) -> dict[str, Any] | None:
+    from zoo.registry import get_meta
     from zoo.sources import source_of
 
     info = source_of(model_name)
-    return info.to_dict() if info is not None else None
+    if info is None:
+        return None
+    meta = get_meta(model_name)
+    # a later `bench report` runs in a process where this user model is not registered: keep its accuracy here
+    return {**info.to_dict(), "top1": meta.reported.top1, "top1_source": meta.reported.source,
+            "dataset": meta.dataset}
 
 
 def store_outcome(store: ResultStore, run_id: str, o: CellOutcome) -> int:

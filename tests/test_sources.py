@@ -231,3 +231,20 @@ def test_costs_of_sources_match_in_process_count(capsys, user_models):
     assert rows["tv:resnet18"]["input_size"] == [3, 32, 32]  # --input-size overrides the library's 224
     direct = model_costs("examples/my_net.py:MyNet")
     assert rows["examples/my_net.py:MyNet"]["macs"] == direct.macs > 0
+
+
+def test_report_labels_user_reported_top1_from_stored_source(tmp_path, capsys, user_models):
+    from bench.api import load_results
+    from bench.report.data import add_metadata
+
+    db = tmp_path / "r.sqlite"
+    argv = ["run", "--device", "cpu", "--models", "examples/my_net.py:MyNet", "--input-size", "3x32x32",
+            "--top1", "91.5", "--dataset", "cifar10", "--threads", "1", "--db", str(db), *TINY]
+    assert main(argv) == 0
+    sources.unregister_source("examples/my_net.py:MyNet")  # as in a later `bench report` process
+    rows = add_metadata(load_results(db))
+    row = rows.iloc[0]
+    assert row["top1"] == 91.5 and row["top1_kind"] == "user-reported" and row["dataset"] == "cifar10"
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "rep")]) == 0
+    tables = "".join(p.read_text() for p in (tmp_path / "rep").rglob("*.md"))
+    assert "examples/my_net.py:MyNet" in tables and "user-reported" in tables
