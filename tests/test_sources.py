@@ -248,3 +248,17 @@ def test_report_labels_user_reported_top1_from_stored_source(tmp_path, capsys, u
     assert main(["report", "--db", str(db), "--out", str(tmp_path / "rep")]) == 0
     tables = "".join(p.read_text() for p in (tmp_path / "rep").rglob("*.md"))
     assert "examples/my_net.py:MyNet" in tables and "user-reported" in tables
+
+
+@pytest.mark.slow  # ExecuTorch export + XNNPACK lowering of a real timm model: minutes on 2 cores
+def test_mobile_runs_a_timm_model(tmp_path, capsys, user_models):
+    from devices import mobile
+
+    if mobile.executorch_version() is None:
+        pytest.skip("executorch not installed")
+    db = tmp_path / "r.sqlite"
+    argv = ["run", "--device", "mobile", "--models", "timm:mobilenetv3_small_100", "--db", str(db),
+            "--format", "json", *TINY]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["status"] == "ok", rows[0]["message"]
