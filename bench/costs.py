@@ -183,7 +183,10 @@ def many_model_costs(names: list[str], impl: str | None = None, jobs: int = 1,
     Counting is dominated by the traced forward pass, which one core runs as fast as two for
     batch 1, so one single-threaded process per core is the fastest way through a whole zoo.
     """
-    if jobs <= 1 or len(names) < 4:
+    from zoo.sources import source_of
+
+    # user models are registered in this process only (a spawned worker would not know them)
+    if jobs <= 1 or len(names) < 4 or any(source_of(n) for n in names):
         rows = []
         for n in names:
             rows.append(model_costs(n, impl).to_dict())

@@ -51,3 +51,53 @@ def load_variants(args: argparse.Namespace | None = None) -> list[str]:
         details = "; ".join(f"{Path(what).name}: {why}" for what, why in skipped).replace("\n", " ")
         sys.stderr.write(f"bench: warning: skipped {len(skipped)} saved variant(s) in {folder}: {details}\n")
     return names
+
+
+# -- model sources (timm:, tv:, PATH.py:NAME, PATH.pt2) ------------------------------------
+SOURCES_HELP = ("model sources may be mixed with zoo names: timm:NAME (wildcards allowed), tv:NAME / "
+                "torchvision:NAME, PATH.py:NAME[?key=value&...] (an nn.Module class or factory; loading the "
+                "file RUNS ITS CODE, as pytest does), PATH.pt2 (torch.export.save)")
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """Add --input-size, --top1 and --dataset (used by model sources only)."""
+    parser.add_argument("--input-size", metavar="CxHxW", default=None,
+                        help="input size of model sources, e.g. 3x224x224 (required for PATH.py:NAME; "
+                             "overrides timm/torchvision's own)")
+    parser.add_argument("--top1", type=float, default=None,
+                        help="a user-reported top-1 (%%) for the model sources given; shown as user-reported")
+    parser.add_argument("--dataset", default=None, help="the dataset --top1 was measured on (default imagenet "
+                                                        "for timm/tv, else unknown)")
+
+
+def resolve_models(patterns: str, args: argparse.Namespace | None = None) -> list[str]:
+    """Zoo names/wildcards and model sources, comma-separated, -> registered variant names.
+
+    Each source is registered as a variant named by its spec (`zoo.sources`); BenchError (exit 2)
+    on an unknown name, a pattern matching nothing or an unusable source.
+    """
+    import zoo
+    from zoo.registry import UnknownModelError
+    from zoo.sources import SourceError, is_source_spec, resolve_source
+
+    from bench.errors import BenchError
+
+    size = getattr(args, "input_size", None)
+    top1, dataset = getattr(args, "top1", None), getattr(args, "dataset", None)
+    out: list[str] = []
+    used_source = False
+    try:
+        for part in (p.strip() for p in patterns.split(",")):
+            if not part:
+                continue
+            if is_source_spec(part):
+                used_source = True
+                names = resolve_source(part, input_size=size, top1=top1, dataset=dataset)
+            else:
+                names = zoo.resolve_patterns(part)
+            out.extend(n for n in names if n not in out)
+    except (UnknownModelError, SourceError) as exc:
+        raise BenchError(str(exc)) from None
+    if not used_source and (size is not None or top1 is not None):
+        raise BenchError("--input-size/--top1 apply to model sources (timm:, tv:, PATH.py:NAME, PATH.pt2) only")
+    return out

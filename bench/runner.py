@@ -132,13 +132,47 @@ def _build_deploy(cell: Cell, device: Device) -> tuple[torch.nn.Module, str | No
     from zoo.layers.reparam import deploy_form
     from zoo.registry import get_model
 
+    from zoo.sources import source_of
+
     check_impl_supported(cell.impl, device)
+    if source_of(cell.model) is not None:  # a user model's deploy form is checked, not trusted
+        return checked_deploy_form(cell.model), None
     try:
         model = deploy_form(get_model(cell.model), impl=cell.impl, inplace=True)
     except ValueError as exc:  # e.g. an impl whose channel constraints this variant breaks
         raise UnsupportedCell(str(exc)) from None
     impls = sorted(hetconv_impls_in(model))
     return model, (",".join(impls) or None)
+
+
+class DeployMismatch(RuntimeError):
+    """The deploy form (BN folded, re-parameterised) of a model computes something else than its train form."""
+
+
+def checked_deploy_form(model_name: str, rtol: float = 1e-3) -> torch.nn.Module:
+    """The deploy form of `model_name`, checked equal (eval mode) to its train form on a seeded input.
+
+    Folding and `reparameterize` hooks of a model we did not write may be wrong or partial;
+    timing a model that computes something else would be a silent lie, so it raises instead.
+    """
+    from zoo.layers import reparam
+    from zoo.registry import get_model
+    from zoo.sources import source_of
+
+    train = get_model(model_name).eval()
+    info = source_of(model_name)
+    if info is not None and info.kind == "exported":
+        return train  # an exported program is already the graph to deploy: nothing is transformed
+    x = example_batch(model_name, 1)
+    with torch.inference_mode():
+        ref = train(x)
+    deploy = reparam.deploy_form(train, inplace=False)
+    with torch.inference_mode():
+        out = deploy(x)
+    err = float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
+    if not err <= rtol:
+        raise DeployMismatch(f"deploy form differs from train form: max rel err {err:.2e} > {rtol:.0e}")
+    return deploy
 
 
 def _one_line(exc: BaseException) -> str:
@@ -160,6 +194,9 @@ def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLook
         prepared = device.prepare(model, example_batch(cell.model, cell.batch), dtype=cell.dtype,
                                   layout=cell.layout, threads=cell.threads, compile=cell.compile)
         outcome.info = dict(prepared.info)
+        source = _source_info(cell.model)
+        if source:
+            outcome.info["source"] = source
         with CellLoad() as load:  # how busy the machine was: `bench compare` warns when the sides differ
             outcome.measurement = measure(prepared, timer=timer or device.timer(), **timing.to_dict())
         outcome.info.update(load.fields())
@@ -182,6 +219,19 @@ def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLook
         gc.collect()
         device.cleanup()
     return outcome
+
+
+def _source_info(model_name: str) -> dict[str, Any] | None:
+    from zoo.registry import get_meta
+    from zoo.sources import source_of
+
+    info = source_of(model_name)
+    if info is None:
+        return None
+    meta = get_meta(model_name)
+    # a later `bench report` runs in a process where this user model is not registered: keep its accuracy here
+    return {**info.to_dict(), "top1": meta.reported.top1, "top1_source": meta.reported.source,
+            "dataset": meta.dataset}
 
 
 def store_outcome(store: ResultStore, run_id: str, o: CellOutcome) -> int:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from bench.errors import BenchError
-from bench.model_args import add_variants_option, load_variants
+from bench.model_args import SOURCES_HELP, add_source_options, add_variants_option, load_variants, resolve_models
 from bench.output import FORMATS, render
 
 COLUMNS = ["name", "family", "input_size", "macs", "executed_macs", "params", "other_ops", "activations",
@@ -18,7 +18,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("costs", help="count MACs/params of variants (deploy form)",
                        description="Count MACs, params and activations of zoo variants on their deploy form. "
                                    "Convention: 1 MAC = one multiply-add.")
-    p.add_argument("pattern", nargs="?", default="*", help="model name or wildcard(s), comma-separated")
+    p.add_argument("pattern", nargs="?", default="*", help="model name or wildcard(s), comma-separated; " + SOURCES_HELP.replace("%", "%%"))
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--impl", help="HetConv implementation to count (default: each model's own)")
     p.add_argument("--check", action="store_true",
@@ -29,6 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "declared) and regenerate the zoo catalog")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_variants_option(p)
+    add_source_options(p)
     p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                    help="worker processes (default: cores, at most 4; 1 = in this process)")
     return p
@@ -39,20 +40,19 @@ def run(args: argparse.Namespace) -> int:
     import zoo
     from bench.costs import CONVENTION, many_model_costs
     from bench import declared
-    from zoo.registry import UnknownModelError
     from zoo.layers.hetconv import IMPLS
 
     if args.impl and args.impl not in IMPLS:
         raise BenchError(f"unknown HetConv impl '{args.impl}'; choose from {', '.join(IMPLS)}")
     load_variants(args)
-    try:
-        names = zoo.list_models() if args.pattern == "*" else zoo.resolve_patterns(args.pattern)
-    except UnknownModelError as exc:
-        raise BenchError(str(exc)) from None
+    if args.pattern == "*":
+        names = zoo.list_models()
+    else:
+        names = resolve_models(args.pattern, args)
     saved: list[str] = []
     if args.check or args.update:
         # saved variants are the user's, not the zoo's: never declared, never counted here, never a reason to fail
-        derived = set(zoo.list_models(tag="derived"))
+        derived = set(zoo.list_models(tag="derived")) | set(zoo.list_models(tag="user"))
         saved = [n for n in names if n in derived]
         names = [n for n in names if n not in derived]
     from tqdm import tqdm

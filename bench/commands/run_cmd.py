@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from bench import defaults
 from bench.errors import BenchError
-from bench.model_args import add_variants_option, load_variants
+from bench.model_args import SOURCES_HELP, add_source_options, add_variants_option, load_variants, resolve_models
 from bench.noise import NOISY_MARK, is_noisy
 from bench.output import FORMATS, render
 
@@ -32,7 +32,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", required=True, help=" | ".join(_device_choices()))
     p.add_argument("--models", default=defaults.DEFAULT_MODELS_KEYWORD,
                    help="model names or wildcards, comma-separated; 'default' = the HetConv CIFAR zoo "
-                        "+ resnet18 + mobilenet_v2 (default)")
+                        "+ resnet18 + mobilenet_v2 (default); " + SOURCES_HELP.replace("%", "%%"))
     p.add_argument("--batch", default="1", help="batch sizes, comma-separated (default 1)")
     p.add_argument("--dtype", default="fp32", help="fp32,fp16,bf16 (default fp32)")
     p.add_argument("--layout", default="nchw", help="nchw,nhwc (nhwc = channels_last; default nchw)")
@@ -57,6 +57,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_variants_option(p)
+    add_source_options(p)
     return p
 
 
@@ -104,11 +105,10 @@ def _int_arg(text: str, what: str) -> int:
 
 def build_grid(args: argparse.Namespace, default_threads: Callable[[], int]) -> GridSpec:
     """Validate the grid arguments (BenchError on bad input) and return the GridSpec."""
-    import zoo
     from bench.grid import GridSpec, parse_choice_list, parse_int_list
     from devices.base import DTYPES, LAYOUTS
     from zoo.layers.hetconv import IMPLS
-    from zoo.registry import UnknownModelError
+    from zoo.sources import exported_batch_ok
 
     batches = parse_int_list(args.batch, "batch")
     dtypes = parse_choice_list(args.dtype, tuple(DTYPES), "dtype")
@@ -119,12 +119,14 @@ def build_grid(args: argparse.Namespace, default_threads: Callable[[], int]) -> 
     if args.models.strip() == defaults.DEFAULT_MODELS_KEYWORD:
         models = list(defaults.DEFAULT_MODELS)
     else:
-        try:
-            models = zoo.resolve_patterns(args.models)
-        except UnknownModelError as exc:
-            raise BenchError(str(exc)) from None
+        models = resolve_models(args.models, args)
     if not models:
         raise BenchError("--models selects no model")
+    for name in models:  # an exported program's shapes are fixed at export: refuse a batch it cannot take
+        for b in batches:
+            why = exported_batch_ok(name, b)
+            if why:
+                raise BenchError(why)
     return GridSpec(models=tuple(models), batches=batches, dtypes=dtypes, layouts=layouts, impls=impls,
                     threads=threads, compile=bool(args.compile))
 

@@ -130,6 +130,7 @@ def _family_handles(colors: dict[str, tuple], families: list[str]) -> list[Line2
 
 
 MEASURED_MARKER = "D"
+USER_MARKER = "*"  # user-reported top-1 (bench run --top1)
 
 
 def top1_axis_kind(kinds: set[str]) -> str:
@@ -165,7 +166,7 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
             ax.errorbar([r["xv"]], [r["top1"]], xerr=xerr, fmt="none", ecolor=color, alpha=alpha, elinewidth=1.2,
                         capsize=2.5, zorder=2)
         ax.scatter([r["xv"]], [r["top1"]], s=38 if r["front"] else 26, color=color, alpha=alpha,
-                   marker=MEASURED_MARKER if r.get("top1_kind") == "measured" else "o",
+                   marker={"measured": MEASURED_MARKER, "user-reported": USER_MARKER}.get(r.get("top1_kind"), "o"),
                    edgecolors="black" if r["front"] else "none", linewidths=0.6, zorder=3)
     front = df[df["front"]].sort_values(["xv", "top1"])
     ax.step(front["xv"], front["top1"], where="post", color="black", lw=1.0, ls="--", alpha=0.8, zorder=1)
@@ -175,6 +176,8 @@ def accuracy_chart(rows: pd.DataFrame, dataset: str, x: str, provenance: Provena
         handles.append(Line2D([], [], marker=MEASURED_MARKER, ls="", color="gray", label="measured top-1 (bench eval)"))
         if kinds - {"measured"}:
             handles.append(Line2D([], [], marker="o", ls="", color="gray", label="reported top-1 (paper/metadata)"))
+    if "user-reported" in kinds:  # a user's own --top1 is not a paper's or a library's number
+        handles.append(Line2D([], [], marker=USER_MARKER, ls="", color="gray", label="user-reported top-1 (--top1)"))
     handles.append(Line2D([], [], color="black", ls="--", lw=1.0, label="Pareto front (non-dominated)"))
     handles.append(Line2D([], [], marker="o", ls="", color="gray", alpha=FADED_ALPHA, label="dominated (faded)"))
     if is_latency:

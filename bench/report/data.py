@@ -34,7 +34,7 @@ class Accuracy:
 
     top1: float | None
     source: str
-    kind: str  # "paper", "torchvision metadata", "measured" or "" when missing
+    kind: str  # "paper", "torchvision metadata", "user-reported", "measured" or "" when missing
     dataset: str | None
     missing: str = ""
 
@@ -42,6 +42,8 @@ class Accuracy:
 def accuracy_kind(source: str) -> str:
     """Classify a `Reported.source` text as paper, torchvision metadata or measured."""
     text = source.lower()
+    if "user-reported" in text:
+        return "user-reported"
     if "torchvision" in text:
         return "torchvision metadata"
     if "measured" in text or "bench eval" in text:
@@ -117,6 +119,23 @@ def add_labels(rows: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _stored_source_accuracy(rows: pd.DataFrame, fallback: Accuracy) -> Accuracy:
+    """The accuracy a user model's results recorded with its source (`extra.source`), else `fallback`."""
+    import json
+
+    for text in rows.get("extra", pd.Series(dtype=object)).dropna():
+        source = (json.loads(text) if isinstance(text, str) else text or {}).get("source")
+        if not source:
+            continue
+        dataset = source.get("dataset")
+        if source.get("top1") is None:
+            return Accuracy(None, "", "", dataset, f"no reported top-1 for this {source.get('kind')} model "
+                                                   "(give --top1 to `bench run`)")
+        src = str(source.get("top1_source") or "")
+        return Accuracy(float(source["top1"]), src, accuracy_kind(src), dataset)
+    return fallback
+
+
 def parent_of(model: str) -> str | None:
     """The dense variant a compressed variant was derived from (`ModelMeta.parent`), if any."""
     import zoo
@@ -132,6 +151,9 @@ def add_metadata(rows: pd.DataFrame) -> pd.DataFrame:
     """Add dataset, top1, top1_source, top1_kind, no_accuracy_reason (measured, else zoo metadata) and parent."""
     df = rows.copy()
     reported = {m: accuracy_for(m) for m in df["model"].unique()}
+    for model, acc in list(reported.items()):
+        if acc.missing == "not registered in this zoo":  # a user model (timm:, tv:, file): its stored source says
+            reported[model] = _stored_source_accuracy(df[df["model"] == model], acc)
     found = [measured_accuracy(r, reported[r["model"]]) for _, r in df.iterrows()]
     df["dataset"] = [a.dataset for a in found]
     df["top1"] = [a.top1 for a in found]

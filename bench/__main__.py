@@ -1,0 +1,4 @@
+"""`python -m bench ...`: the same as the `bench` console script."""
+from bench.cli import main
+
+raise SystemExit(main())
