@@ -36,7 +36,7 @@ CATALOG_FORMAT = 1
 # Every module directly under zoo/ is a family module except this infrastructure. Discovered,
 # not listed, so a new family is its module plus the regenerated tables (no list to edit). A family
 # that needs another family's variants registered at import imports that module itself.
-INFRASTRUCTURE_MODULES = frozenset({"catalog", "derived", "meta", "papers", "registry"})
+INFRASTRUCTURE_MODULES = frozenset({"catalog", "derived", "meta", "papers", "registry", "sources"})
 
 
 def _discover_family_modules() -> tuple[str, ...]:
