@@ -195,3 +195,27 @@ def test_cli_profiles_and_stores_one_row_per_layer(capsys, tmp_path):
     assert n == len(doc["layers"]) > 10
     status, summary = con.execute("SELECT status, summary FROM profiles").fetchone()
     assert status == "ok" and json.loads(summary)["coverage"] > 0
+
+
+def test_cpu_peak_memory_is_repeatable_and_holds_the_largest_activation():
+    device = CpuDevice()
+    model, x = _synthetic(batch=4)
+    prepared = device.prepare(model, x, threads=1)
+    try:
+        figures = [device.peak_memory(prepared.run) for _ in range(3)]
+    finally:
+        device.cleanup()
+    peaks = [f["peak_mem_mb"] for f in figures]
+    assert max(peaks) <= 1.05 * min(peaks)
+    largest = 2 * x.numel() * 4 / 2**20  # the concat's output: 16 channels at the input's size
+    assert min(peaks) >= largest and "allocator" in figures[0]["peak_mem_method"]
+
+
+def test_bench_run_cells_carry_peak_memory():
+    from bench.grid import Cell
+    from bench.runner import TimingSettings, run_cell
+
+    cell = Cell(model="resnet20_cifar", batch=1, dtype="fp32", layout="nchw", impl=None, threads=1, compile=False)
+    outcome = run_cell(CpuDevice(), cell, TimingSettings(max_time_s=0.1, warmup_max_time_s=0.1, min_samples=3))
+    assert outcome.status == "ok", outcome.message
+    assert outcome.info["peak_mem_mb"] > 0 and outcome.info["peak_mem_method"]

@@ -71,14 +71,16 @@ def profile_layers(model: nn.Module, run: Callable[[], Any], paths: list[str], i
     """Profile `iterations` calls of `run` (one forward pass of `model`) with torch.profiler on the
     CPU, charging self times to `paths` (layer module paths, "" = the model); the first `skip`
     profiled iterations (profiler start-up) are left out of the medians."""
-    from torch.profiler import ProfilerActivity, profile, record_function
+    from torch.profiler import record_function
+
+    from devices.cpu import quiet_profiler
 
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}")
     hooks = _hook_layers(model, paths)
     total = iterations + skip
     try:
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with quiet_profiler() as prof:
             for i in range(total):
                 with record_function(f"{ITER_PREFIX}{i}"):
                     run()
