@@ -173,7 +173,6 @@ def test_nominal_peak_follows_the_isa_flags():
 @pytest.mark.parametrize("args,needle", [
     (["profile", "no_such_model"], "no_such_model"),
     (["profile", "resnet20_cifar", "--device", "tpu"], "unknown device"),
-    (["profile", "resnet20_cifar", "--device", "mobile"], "ETDump"),
     (["profile", "resnet20_cifar", "--device", "cuda"], "cuda"),
     (["profile", "resnet20_cifar", "--batch", "0"], "--batch"),
     (["ceilings", "--device", "mobile"], "not implemented"),
@@ -219,3 +218,30 @@ def test_bench_run_cells_carry_peak_memory():
     outcome = run_cell(CpuDevice(), cell, TimingSettings(max_time_s=0.1, warmup_max_time_s=0.1, min_samples=3))
     assert outcome.status == "ok", outcome.message
     assert outcome.info["peak_mem_mb"] > 0 and outcome.info["peak_mem_method"]
+
+
+def test_mobile_fp16_is_stored_unsupported_with_the_reason(capsys, tmp_path):
+    db = tmp_path / "r.sqlite"
+    assert main(["profile", "resnet20_cifar", "--device", "mobile", "--dtype", "fp16", "--db", str(db),
+                 "--format", "json"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "unsupported" and "fp32" in doc["message"]
+    assert sqlite3.connect(db).execute("SELECT status, message FROM profiles").fetchone() == ("unsupported",
+                                                                                             doc["message"])
+
+
+@pytest.mark.slow  # exports, lowers and runs an ExecuTorch program
+@pytest.mark.skipif(__import__("devices.mobile", fromlist=["x"]).executorch_version() is None,
+                    reason="executorch not installed")
+def test_mobile_etdump_profile_has_xnnpack_ops_and_coverage():
+    from devices.mobile import MobileDevice
+
+    model = deploy_form(get_model("resnet20_cifar"), inplace=True)
+    result = profile_module(model, torch.randn(1, 3, 32, 32), MobileDevice(), name="resnet20_cifar", threads=1,
+                            iterations=3, timing=FAST)
+    kinds = {r["kind"] for r in result.layers}
+    assert {"conv", "add", "linear"} <= kinds
+    s = result.summary
+    assert s["coverage"] == pytest.approx(s["layers_ms"] / s["e2e_p50_ms"]) and s["coverage"] > 0
+    assert s["macs"] == model_costs("resnet20_cifar").macs
+    assert "XNNPACK per-op events" in s["profiler"]

@@ -29,7 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help=HELP, description=_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", help="model names or wildcards, comma-separated; 'default' = the `bench run` subset")
-    p.add_argument("--device", default="cpu", help="cpu (cuda and mobile: not yet; default cpu)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (torch.profiler) or mobile (ExecuTorch ETDump on this host); cuda: not yet; default cpu")
     p.add_argument("--batch", default="1", help="batch size (default 1)")
     p.add_argument("--impl", default=None, help="HetConv impl (default: each model's own)")
     p.add_argument("--threads", default=None, help="intra-op threads (default: torch's current)")
@@ -75,9 +76,10 @@ def _header(name: str, s: dict, status: str, message: str) -> list[str]:
     return [f"# {name}  impl {s.get('impl') or '-'}  batch {s['batch']}  {s['dtype']}  threads {s['threads']}",
             f"# end-to-end p50 {s['e2e_p50_ms']:.4g} ms (timing core, {s['e2e_samples']} samples); layers sum "
             f"{s['layers_ms']:.4g} ms; coverage {s['coverage']:.3f}; profiler overhead "
-            f"{100 * s['profiler_overhead']:+.1f}% ({s['iterations']} profiled iterations, median "
-            f"{s['profiled_iter_ms']:.4g} ms); outside any layer {s['unattributed_ms']:.3g} ms",
-            f"# MACs {s['macs']:,}; bytes {s['bytes']:,}; roofline floor {fmt(s['floor_ms'], '.4g')} ms = "
+            f"{fmt(s['profiler_overhead'] and 100 * s['profiler_overhead'], '+.1f')}% ({s['iterations']} profiled "
+            f"iterations, median {fmt(s['profiled_iter_ms'], '.4g')} ms); outside any layer "
+            f"{fmt(s['unattributed_ms'], '.3g')} ms; profiler: {s['profiler']}",
+            f"# MACs {fmt(s['macs'], ',')}; bytes {fmt(s['bytes'], ',')}; roofline floor {fmt(s['floor_ms'], '.4g')} ms = "
             f"{fmt(s['pct_floor'], '.1f')}% of p50 (peak {fmt(s['peak_gflops'], '.1f')} GFLOP/s, "
             f"bandwidth {fmt(s['bandwidth_gbs'], '.1f')} GB/s)"]
 
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     out = []
     with ResultStore(args.db) as store:
         ceilings = None
-        if not args.no_roofline:
+        if not args.no_roofline and target == "cpu":  # mobile: no ceilings of the XNNPACK runtime yet
             ceilings, cached = ceilings_for(store, device, threads, args.dtype)
             if not cached:
                 print(f"bench: measured ceilings in {ceilings.measured_s:.1f} s (cached in {args.db})", file=sys.stderr)
@@ -150,7 +152,8 @@ def _print(out: list, fmt: str, machine: str, db: str) -> None:
         rows = [dict(model=n, **r) for n, _pid, _st, _msg, _s, layer_rows in out for r in layer_rows]
         print(render(rows, ["model"] + COLUMNS, "csv"), end="")
         return
-    print(f"# measured on: {machine}; stored in {db}; 1 MAC = one multiply-add, FLOPs = 2 x MACs, GB = 1e9 bytes")
+    print(f"# measured on: {machine}; stored in {db}; 1 MAC = one multiply-add, FLOPs = 2 x MACs, GB = 1e9 bytes; "
+          "pct_floor > 100: faster than the DRAM roof (the layer's data stayed in cache)")
     for n, _pid, st, msg, s, rows in out:
         print("\n".join(_header(n, s, st, msg)))
         if rows:

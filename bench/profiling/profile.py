@@ -24,10 +24,10 @@ from bench.profiling.ceilings import Ceilings
 from devices.base import DTYPES, Device, UnsupportedCell
 
 # which targets have a per-layer profiler here, and why the others have none (yet)
-PROFILERS = {"cpu": "torch.profiler (CPU activity), self time per op charged to its innermost layer"}
+PROFILERS = {"cpu": "torch.profiler (CPU activity), self time per op charged to its innermost layer",
+             "mobile": "ExecuTorch ETDump + devtools Inspector (bench.profiling.etdump), on this host"}
 NO_PROFILER = {
     "cuda": "profiling on cuda is not implemented yet (torch.profiler CUDA activity is planned)",
-    "mobile": "profiling on mobile is not implemented yet (ExecuTorch ETDump + Inspector is planned)",
 }
 
 
@@ -80,6 +80,12 @@ def profile_module(model: nn.Module, example: torch.Tensor, device: Device, *, n
     from bench.timing import measure
 
     check_profiler(device.name)
+    if device.name == "mobile":
+        from bench.profiling.etdump import profile_pte
+
+        if dtype != "fp32":
+            raise UnsupportedCell("the mobile target runs fp32 .pte programs only")
+        return profile_pte(model, example, device, name=name, threads=threads, iterations=iterations, timing=timing)
     if dtype not in DTYPES:
         raise UnsupportedCell(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
     prepared = profiled = None
