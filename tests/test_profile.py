@@ -245,3 +245,10 @@ def test_mobile_etdump_profile_has_xnnpack_ops_and_coverage():
     assert s["coverage"] == pytest.approx(s["layers_ms"] / s["e2e_p50_ms"]) and s["coverage"] > 0
     assert s["macs"] == model_costs("resnet20_cifar").macs
     assert "XNNPACK per-op events" in s["profiler"]
+
+
+def test_table_output_states_coverage_and_profiler_overhead(capsys, tmp_path):
+    assert main(["profile", "resnet20_cifar", "--db", str(tmp_path / "r.sqlite"), "--threads", "1", "--iters", "2",
+                 "--max-time", "0.2", "--no-roofline"]) == 0
+    out = capsys.readouterr().out
+    assert "coverage" in out and "profiler overhead" in out and "blocks.0.add" in out

@@ -40,7 +40,8 @@ _OP_KINDS = {"add": "add", "iadd": "add", "add_": "add", "sub": "add", "cat": "c
              "relu_": "activation", "hardswish": "activation", "sigmoid": "activation", "silu": "activation",
              "hardtanh": "activation", "conv2d": "conv", "linear": "linear", "matmul": "matmul",
              "flatten": "reshape", "view": "reshape", "reshape": "reshape", "transpose": "shuffle",
-             "contiguous": "copy", "chunk": "split", "split": "split", "batch_norm": "batchnorm"}
+             "contiguous": "copy", "chunk": "split", "split": "split", "batch_norm": "batchnorm",
+             "getitem": "slice", "pad": "pad", "dropout": "identity"}
 
 
 @dataclass
