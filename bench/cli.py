@@ -34,6 +34,8 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "prune": ("prune_cmd", "prune a zoo model to a MACs ratio (Torch-Pruning) and save it as a new variant"),
     "lowrank": ("lowrank_cmd", "factorise a model's KxK convs to low rank and save it as a new variant"),
     "eval": ("eval_cmd", "measure top-1/top-5 of a checkpoint on your data (CIFAR batches, ImageFolder)"),
+    "profile": ("profile_cmd", "per-layer profile of models: time, MACs, bytes, GFLOP/s, roofline floor"),
+    "ceilings": ("ceilings_cmd", "measure peak FLOP/s and memory bandwidth (cached per machine) against the nominal ISA peak"),
 }
 COMMANDS = {name: module for name, (module, _) in COMMAND_TABLE.items()}
 SUMMARIES = {name: summary for name, (_, summary) in COMMAND_TABLE.items()}

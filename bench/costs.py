@@ -110,23 +110,30 @@ class _LayerOutputRecorder:
             h.remove()
 
 
+def flop_analysis(model: nn.Module, example: torch.Tensor):
+    """fvcore's FlopCountAnalysis of `model` on `example` with this module's op handles (elementwise
+    ops per output element, pooling per input element) and its warnings off; nothing is traced until
+    a count is asked for. `bench profile` splits the same counts per layer, so they add up to these."""
+    from fvcore.nn import FlopCountAnalysis
+
+    flops = FlopCountAnalysis(model, example)
+    for op in _ELEMENTWISE:
+        flops.set_op_handle(op, _out_numel)
+    for op in _POOLING:
+        flops.set_op_handle(op, _in_numel)
+    return flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+
+
 def count_module(model: nn.Module, example: torch.Tensor) -> dict[str, Any]:
     """Count costs of `model` (already in its deploy form) on `example` (batch 1).
 
     Returns a dict with macs, executed_macs, other_ops, params, activations, unsupported_ops.
     """
-    from fvcore.nn import FlopCountAnalysis
-
     model.eval()
     recorder = _LayerOutputRecorder(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        flops = FlopCountAnalysis(model, example)
-        for op in _ELEMENTWISE:
-            flops.set_op_handle(op, _out_numel)
-        for op in _POOLING:
-            flops.set_op_handle(op, _in_numel)
-        flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        flops = flop_analysis(model, example)
         try:
             by_op = flops.by_operator()  # the single traced forward pass; the hooks fire in it
         finally:

@@ -180,6 +180,15 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
+def _peak_memory(device: Device, prepared) -> dict[str, Any]:
+    """The device's peak-memory fields for one call (before warm-up, so the timing core never sees
+    the probe); a probe failure is recorded, never the cell's failure."""
+    try:
+        return device.peak_memory(prepared.run)
+    except Exception as exc:  # noqa: BLE001 - memory is an extra; the latency result must survive
+        return {"peak_mem_error": _one_line(exc)}
+
+
 def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLookup | None = None,
              timer: Timer | None = None) -> CellOutcome:
     """Build, deploy, prepare and measure one cell; failures become a status, never an exception
@@ -197,6 +206,7 @@ def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLook
         source = _source_info(cell.model)
         if source:
             outcome.info["source"] = source
+        outcome.info.update(_peak_memory(device, prepared))
         with CellLoad() as load:  # how busy the machine was: `bench compare` warns when the sides differ
             outcome.measurement = measure(prepared, timer=timer or device.timer(), **timing.to_dict())
         outcome.info.update(load.fields())

@@ -206,6 +206,11 @@ class Device(ABC):
         restore any process-wide setting `prepare` changed, so no device state outlives a cell.
         Safe to call when nothing was prepared (default: nothing)."""
 
+    def peak_memory(self, run: Callable[[], Any]) -> dict[str, Any]:
+        """Peak memory of one call of `run` (a prepared inference) as result fields, e.g.
+        {'peak_mem_mb': ..., 'peak_mem_method': ...}; {} where this target does not measure it."""
+        return {}
+
     def is_oom(self, exc: BaseException) -> bool:
         """True when `exc` means the cell ran out of memory."""
         return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()

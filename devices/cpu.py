@@ -1,8 +1,11 @@
 """CPU target: torch eager (optionally torch.compile) on x86 or aarch64, timed with perf_counter_ns."""
 from __future__ import annotations
 
+import os
+import sys
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 import torch.nn as nn
@@ -31,6 +34,60 @@ def _inference_callable(model: nn.Module, x: torch.Tensor):
             return model(x)
 
     return run
+
+
+PEAK_MEM_METHOD = ("torch CPU allocator: peak of live bytes allocated during one forward pass (torch.profiler "
+                   "profile_memory, per-op allocations in time order), above what was held before; weights excluded")
+
+
+@contextmanager
+def quiet_profiler(**kwargs: Any) -> Iterator[Any]:
+    """torch.profiler.profile(**kwargs) with the CPU activity, without the native log lines that
+    kineto writes to stderr on start and stop ('profiler_start', 'gpuGetDeviceCount failed' on a
+    machine without a GPU): they would interleave with the command's own one-line messages."""
+    from torch.profiler import ProfilerActivity, profile
+
+    prof = profile(activities=[ProfilerActivity.CPU], **kwargs)
+    with _native_stderr_silenced():
+        prof.__enter__()
+    try:
+        yield prof
+    finally:
+        with _native_stderr_silenced():
+            prof.__exit__(None, None, None)
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def allocator_peak_bytes(run) -> int:
+    """Peak bytes held by torch's CPU allocator during one call of `run`, above the level before it.
+
+    torch keeps no CPU allocator statistics, and the RSS high-water mark stops moving once malloc
+    has cached a first call's pages, so the allocations are read from the profiler's memory
+    records instead: each op's own net allocation at its start time, summed in time order. The
+    same call allocates the same tensors, so the figure repeats exactly; temporaries an op
+    frees before it returns are not seen (an under-estimate by at most one op's scratch).
+    """
+    with quiet_profiler(profile_memory=True) as prof:
+        out = run()
+    del out
+    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
+    level = peak = 0
+    for _, delta in deltas:
+        level += delta
+        peak = max(peak, level)
+    return peak
 
 
 class CpuDevice(Device):
@@ -86,6 +143,10 @@ class CpuDevice(Device):
             run()  # the first call compiles; keep it out of warm-up statistics
             info["compile_s"] = round(time.perf_counter() - t0, 3)
         return Prepared(run=run, info=info)
+
+    def peak_memory(self, run) -> dict[str, Any]:
+        """Allocator peak of one call (`allocator_peak_bytes`), in MB (2^20 bytes), with the method."""
+        return {"peak_mem_mb": round(allocator_peak_bytes(run) / 2**20, 3), "peak_mem_method": PEAK_MEM_METHOD}
 
     def cleanup(self) -> None:
         """Restore the thread count that was in effect before this cell's prepare."""
