@@ -23,6 +23,10 @@ from typing import Any, Iterable
 LOAD_PER_CORE_DIFF = 0.25
 # ... or when the measuring process's CPU share differs by more than this fraction of the larger one.
 CPU_SHARE_REL_DIFF = 0.10
+# Process CPU time is accounted at scheduler-tick granularity on many kernels, so over a short
+# window the share is noise (a 10 ms cell read 5.8 CPU-s per wall-s on a 2-core box): no reading
+# below this window.
+MIN_SHARE_WINDOW_S = 0.2
 LOAD_RULE = (f"1-min load average per logical core differs by more than {LOAD_PER_CORE_DIFF:g}, or the "
              f"process's CPU share by more than {CPU_SHARE_REL_DIFF:.0%}")
 
@@ -51,7 +55,7 @@ class CellLoad:
 
     def __exit__(self, *exc: Any) -> None:
         wall = time.perf_counter() - self._wall0
-        if wall > 0:
+        if wall >= MIN_SHARE_WINDOW_S:
             self.cpu_share = round((time.process_time() - self._cpu0) / wall, 3)
 
     def fields(self) -> dict[str, Any]:

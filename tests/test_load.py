@@ -1,11 +1,12 @@
 """Machine load recorded per run and per cell, read back by comparisons, and the warning rule."""
 import json
 import os
+import time
 
 import pytest
 
 from bench.grid import GridSpec
-from bench.load import CellLoad, load_warning
+from bench.load import MIN_SHARE_WINDOW_S, CellLoad, load_warning
 from bench.runner import TimingSettings, run_grid
 from bench.runs import run_from_store
 from bench.store import ResultStore
@@ -32,16 +33,23 @@ def test_run_grid_records_load_per_run_and_per_cell(tmp_path):
         extras = [json.loads(e) for (e,) in store.conn.execute("SELECT extra FROM results")]
         assert len(extras) == 2
         for extra in extras:
-            assert extra["load_avg_1m"] >= 0 and 0 < extra["cpu_share"] <= os.cpu_count() + 0.5
+            assert extra["load_avg_1m"] >= 0
+            # these cells last milliseconds: too short for a CPU-share reading (MIN_SHARE_WINDOW_S)
+            assert extra["cpu_share"] is None or 0 < extra["cpu_share"] <= os.cpu_count() + 0.5
         run = run_from_store(store, report.run_id)
-    assert all(len(c.load_avg_1m) == 1 and len(c.cpu_share) == 1 for c in run.cells.values())
+    assert all(len(c.load_avg_1m) == 1 and len(c.cpu_share) <= 1 for c in run.cells.values())  # no share: none
 
 
 def test_cell_load_measures_the_process_cpu_share():
     with CellLoad() as busy:
-        sum(range(3_000_000))
+        end = time.perf_counter() + 2 * MIN_SHARE_WINDOW_S
+        while time.perf_counter() < end:
+            sum(range(10_000))
     assert 0.3 < busy.cpu_share <= 1.5  # a busy loop: about one core (less when the box is shared)
     assert set(busy.fields()) == {"load_avg_1m", "cpu_share"}
+    with CellLoad() as short:
+        pass
+    assert short.cpu_share is None  # below the window the reading would be tick noise
 
 
 def test_load_warning_rule():
