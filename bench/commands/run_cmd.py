@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from bench import defaults
 from bench.errors import BenchError
+from bench.guard_args import add_guard_options, guard_settings
 from bench.model_args import add_variants_option, load_variants
 from bench.output import FORMATS, render
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from bench.grid import GridSpec
 
 SUMMARY_COLUMNS = ["model", "impl", "batch", "dtype", "layout", "threads", "status", "p50_ms", "ci_low_ms",
-                   "ci_high_ms", "samples", "warmup_iters", "stop_reason", "message"]
+                   "ci_high_ms", "samples", "warmup_iters", "stop_reason", "contended", "message"]
 _DESCRIPTION = """\
 Measure latency of zoo variants on one device over a grid (models x batch x dtype x layout x
 HetConv impl x threads). Each cell warms up until steady, then samples until the 95% CI of the
@@ -53,6 +54,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="continue the newest run with the same device and settings, skipping finished cells")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (cpu/cuda)")
     _add_device_options(p)
+    add_guard_options(p)
+    p.add_argument("--repeat", type=int, default=None, metavar="N",
+                   help="run the whole command N times, each in a fresh process, into the same --db")
     p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_variants_option(p)
@@ -169,7 +173,8 @@ def _summary_rows(report) -> list[dict]:
                          ci_low_ms=st.ci_low_ms if st else None, ci_high_ms=st.ci_high_ms if st else None,
                          samples=st.samples if st else None,
                          warmup_iters=o.measurement.warmup_iters if o.measurement else None,
-                         stop_reason=o.measurement.stop_reason if o.measurement else None, message=o.message))
+                         stop_reason=o.measurement.stop_reason if o.measurement else None,
+                         contended=o.info.get("contended"), message=o.message))
     return rows
 
 
@@ -179,14 +184,19 @@ def run(args: argparse.Namespace) -> int:
     from bench.store import ResultStore
     from devices.registry import canonical_name, machine_label
 
+    from bench.repeat import check_repeat, run_repeats
+
     canonical_name(args.device)  # unknown device: fail before anything slow
     timing = timing_settings(args)
+    guard = guard_settings(args)
+    if check_repeat(args.repeat) > 1:
+        return max(run_repeats(args._argv, args.repeat))
     device, options = _device(args)
     spec = build_grid(args, device.default_threads)
     with ResultStore(args.db) as store:
         try:
             report = run_grid(store, device, spec, timing, resume=args.resume, device_options=options,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, guard=guard)
         except KeyboardInterrupt:
             raise BenchError(f"interrupted; finished cells are stored in {args.db}; "
                              "run the same command with --resume to continue", code=130) from None
