@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     parser = build_parser(command_in(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # what `--repeat` reruns in fresh processes
     try:
         return int(args._run(args) or 0)
     except BenchError as exc:
