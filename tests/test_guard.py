@@ -170,3 +170,40 @@ def test_bad_guard_options_exit_2(tmp_path, argv):
 
     assert main(["run", "--device", "cpu", "--models", "resnet20_cifar", "--db", str(tmp_path / "r.sqlite"),
                  *argv]) == 2
+
+
+def test_contended_cells_shown_by_results_and_compare(tmp_path, capsys):
+    from bench.cli import main
+
+    db = tmp_path / "r.sqlite"
+    cell = Cell("resnet20_cifar", threads=1)
+    with ResultStore(db) as store:
+        runs = []
+        for slowed in (False, True):  # BASE quiet, NEW under an injected slowdown
+            run_id = store.start_run("cpu", {}, {})
+            after_baseline = SLOW_MS if slowed else QUIET_MS
+            m = FakeMachine(itertools.chain([QUIET_MS] * 3, itertools.repeat(after_baseline)))
+            store_outcome(store, run_id, run_cell(FakeDevice(), cell, FAST, guard=m.guard()))
+            runs.append(run_id)
+    assert main(["results", "--db", str(db), "--format", "json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["contended"] for r in rows] == [False, True]
+    main(["compare", runs[0], runs[1], "--db", str(db)])
+    out = capsys.readouterr()
+    (line,) = [ln for ln in out.out.splitlines() if "measured under contention" in ln]
+    assert "NEW: resnet20_cifar" in line and "BASE:" not in line  # only the slowed run's cell is named
+
+
+def test_claim_study_groups_are_guarded():
+    from bench.claims.hetconv_config import QUICK
+    from bench.claims.hetconv_study import _time_planned
+
+    m = FakeMachine(itertools.chain([QUIET_MS] * 3, itertools.repeat(SLOW_MS)))
+    g = m.guard(GuardSettings(retries=1, pause_s=0.0))
+    meas, note = _time_planned(CpuDevice(), [lambda: None, lambda: None], QUICK, round_s=1e-4, guard=g,
+                               label="layers C8 H8 b1")
+    assert "contended" in note
+    assert all(x.extra["contended"] is True for x in meas)
+    assert any(r.label.startswith("layers C8 H8 b1") for r in g.series)

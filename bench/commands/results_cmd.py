@@ -10,7 +10,7 @@ from bench.errors import BenchError
 from bench.output import FORMATS, render
 
 TABLE_COLUMNS = ["run_id", "model", "target", "machine", "impl", "batch", "dtype", "layout", "threads", "status",
-                 "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "samples", "macs", "params", "message"]
+                 "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "samples", "macs", "params", "contended", "message"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -64,6 +64,7 @@ def result_rows(store, run: str | None = None, target: str | None = None, status
         rows = [r for r in rows if any(fnmatch.fnmatchcase(r["model"], p) for p in pats)]
     for r in rows:
         r["extra"] = json.loads(r["extra"]) if r.get("extra") else None
+        r["contended"] = (r["extra"] or {}).get("contended")  # the contention guard's flag (bench.guard)
     return rows
 
 
