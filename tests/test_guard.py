@@ -207,3 +207,55 @@ def test_claim_study_groups_are_guarded():
     assert "contended" in note
     assert all(x.extra["contended"] is True for x in meas)
     assert any(r.label.startswith("layers C8 H8 b1") for r in g.series)
+
+
+def test_report_provenance_states_load_and_guard():
+    import json
+
+    import pandas as pd
+
+    from bench.report.provenance import load_text
+
+    rows = pd.DataFrame({"extra": [json.dumps({"load_avg_1m": 0.5, "contended": False, "calib_drift": [0.01, 0.02]}),
+                                   json.dumps({"load_avg_1m": 2.5, "contended": True, "calib_drift": [0.4, 0.5]})]})
+    text = load_text(rows)
+    assert "0.50-2.50" in text and "1 of 2 cells contended" in text and "+1.0% to +50.0%" in text
+    assert load_text(pd.DataFrame({"extra": [json.dumps({"load_avg_1m": 1.0})]})).endswith("contention guard off")
+    assert load_text(pd.DataFrame({"extra": [None]})) == ""
+
+
+def test_claim_repeat_aggregates_fresh_processes(tmp_path, monkeypatch, capsys):
+    """--repeat N starts N children (faked here: each writes its summary) and publishes the aggregate."""
+    import json
+    import subprocess
+
+    from bench.claims.repeats import summary_of
+    from bench.claims.verdicts import MIXED, SUPPORTED, Verdict
+    from bench.cli import main
+
+    per_repeat = iter([SUPPORTED, MIXED])
+    seen = []
+    real_run = subprocess.run
+
+    def fake_run(cmd, *a, **kw):
+        if list(cmd[1:3]) != ["-m", "bench"]:  # the fingerprint's own probes (git, ...) run for real
+            return real_run(cmd, *a, **kw)
+        seen.append(cmd)
+        path = cmd[cmd.index("--summary-json") + 1]
+        verdict = next(per_repeat)
+        from pathlib import Path
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(summary_of([Verdict("claim A", "m", verdict), Verdict("claim B", "m",
+                                                                                             SUPPORTED)])))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr("bench.repeat.subprocess.run", fake_run)
+    out = tmp_path / "out"
+    assert main(["claim", "hetconv", "--quick", "--repeat", "2", "--out", str(out), "--db",
+                 str(tmp_path / "r.sqlite")]) == 0
+    assert len(seen) == 2 and all("--repeat" not in cmd for cmd in seen)
+    printed = capsys.readouterr().out
+    assert "unstable" in printed and "supported, mixed" in printed
+    (md,) = out.glob("*-repeats.md")
+    assert "| claim B | supported | supported, supported |" in md.read_text()
