@@ -36,7 +36,7 @@ RETRIES = 2
 MAX_LOAD_PER_CORE = 0.5  # other runnable processes per logical core beyond the run's own threads
 MIN_CPU_SHARE = 0.8  # of min(threads, cores): below it the process waited for a core
 PAUSE_S = 5.0  # let a burst of other work pass before measuring again
-CALIBRATION_SIZE = 256  # GEMM side: ~0.3-3 ms on a CPU core, long enough for perf_counter, short enough per cell
+CALIBRATION_SIZE = 256  # GEMM side: ~0.3 ms on one x86 core; a block of 15 spans a few scheduler slices
 CALIBRATION_REPS = 15
 
 
@@ -116,7 +116,11 @@ KernelFactory = Callable[[int | None, str], Callable[[], float]]
 
 
 def gemm_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -> Callable[[], float]:
-    """The calibration kernel: a callable that times a fixed small GEMM (median of several calls), in ms.
+    """The calibration kernel: a callable that times a fixed block of small GEMMs, in ms per GEMM.
+
+    The mean over the block, not the median: a median of sub-millisecond calls is what a
+    time-shared core still delivers between preemptions (measured: +15 % under two CPU hogs on 2
+    cores, while the model's p50 went 5x), whereas the block's wall time includes the waits.
 
     On the host it runs at `threads` intra-op threads (restored afterwards); on "cuda" it is timed
     with synchronize around each call.
@@ -143,7 +147,7 @@ def gemm_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -
                     sync()
                     if i >= 3:
                         times.append((time.perf_counter_ns() - t0) / 1e6)
-            return median(times)
+            return sum(times) / len(times)
         finally:
             torch.set_num_threads(previous)
 
