@@ -6,6 +6,7 @@ between repeats is what a user rerunning the command would see. The children are
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Callable, Sequence
@@ -52,3 +53,37 @@ def run_repeats(argv: Sequence[str], n: int, extra: Callable[[int], list[str]] |
         print(f"bench: repeat {k}/{n}: {' '.join(cmd[2:])}", file=sys.stderr, flush=True)
         codes.append(runner(cmd) if runner else subprocess.run(cmd).returncode)
     return codes
+
+
+def cell_spreads(store, run_ids: Sequence[str]) -> list[dict]:
+    """Per cell (ok in every run), its p50 across the runs: min, max and spread (max - min) / median.
+
+    What `bench run --repeat N` prints: how much a rerun moves each cell's median.
+    """
+    from statistics import median
+
+    from bench.cell import Cell
+
+    per_cell: dict[str, list[float]] = {}
+    labels: dict[str, str] = {}
+    contended: dict[str, int] = {}
+    for run_id in run_ids:
+        for rec in store.results_frame(run_id=run_id).to_dict("records"):
+            p50 = rec.get("p50_ms")
+            if rec.get("status") != "ok" or p50 is None or p50 != p50:  # NaN: not measured
+                continue
+            key = rec["cell_key"]
+            per_cell.setdefault(key, []).append(float(rec["p50_ms"]))
+            labels[key] = Cell.from_mapping(rec).label()
+            extra = json.loads(rec["extra"]) if isinstance(rec.get("extra"), str) else {}  # NULL reads as NaN
+            contended[key] = contended.get(key, 0) + int(bool(extra.get("contended")))
+    rows = []
+    for key, p50s in per_cell.items():
+        if len(p50s) != len(run_ids):
+            continue
+        mid = median(p50s)
+        rows.append({"cell": labels[key], "runs": len(p50s), "p50_median_ms": round(mid, 4),
+                     "p50_min_ms": round(min(p50s), 4), "p50_max_ms": round(max(p50s), 4),
+                     "spread": f"{(max(p50s) - min(p50s)) / mid:.1%}" if mid > 0 else None,
+                     "contended_runs": contended[key]})
+    return rows

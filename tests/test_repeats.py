@@ -81,3 +81,25 @@ def test_cli_refuses_repeat_zero(tmp_path, cmd):
     from bench.cli import main
 
     assert main([*cmd, "--db", str(tmp_path / "r.sqlite"), "--repeat", "0"]) == 2
+
+
+def test_cell_spreads_over_repeated_runs(tmp_path):
+    from bench.grid import Cell
+    from bench.repeat import cell_spreads
+    from bench.stats import summarize
+    from bench.store import ResultStore
+
+    cell, other = Cell("resnet20_cifar", threads=1), Cell("resnet32_cifar", threads=1)
+    p50s = [1.0, 1.2, 1.1]
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runs = []
+        for i, p50 in enumerate(p50s):
+            run_id = store.start_run("cpu", {}, {})
+            store.add_result(run_id, cell, summarize([p50] * 5), [p50] * 5, extra={"contended": i == 1})
+            if i == 0:  # a cell missing from the other repeats has no spread
+                store.add_result(run_id, other, summarize([2.0] * 5), [2.0] * 5)
+            runs.append(run_id)
+        (row,) = cell_spreads(store, runs)
+    assert row["cell"] == cell.label() and row["runs"] == 3 and row["contended_runs"] == 1
+    assert (row["p50_min_ms"], row["p50_max_ms"]) == (min(p50s), max(p50s))
+    assert row["spread"] == f"{(max(p50s) - min(p50s)) / sorted(p50s)[1]:.1%}"

@@ -178,6 +178,24 @@ def _summary_rows(report) -> list[dict]:
     return rows
 
 
+def _run_repeated(args: argparse.Namespace) -> int:
+    """N fresh processes of this command into --db, then each cell's p50 spread across them."""
+    from bench.repeat import cell_spreads, run_repeats
+    from bench.store import ResultStore
+
+    with ResultStore(args.db) as store:
+        before = set(store.run_ids())
+    codes = run_repeats(args._argv, args.repeat)
+    with ResultStore(args.db) as store:
+        new = [r for r in store.run_ids() if r not in before]
+        rows = cell_spreads(store, new)
+    if args.format == "table":
+        print(f"# {len(new)} run(s) in {args.db}: {', '.join(new)}; per cell, p50 across the repeats")
+    print(render(rows, ["cell", "runs", "p50_median_ms", "p50_min_ms", "p50_max_ms", "spread", "contended_runs"],
+                 args.format))
+    return max(codes)
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate arguments, run the grid, print a summary; exit 0 even when some cells failed."""
     from bench.runner import run_grid
@@ -190,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     timing = timing_settings(args)
     guard = guard_settings(args)
     if check_repeat(args.repeat) > 1:
-        return max(run_repeats(args._argv, args.repeat))
+        return _run_repeated(args)
     device, options = _device(args)
     spec = build_grid(args, device.default_threads)
     with ResultStore(args.db) as store:
