@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         parser = build_parser(command_in(argv))
         args = parser.parse_args(argv)
+        args._argv = list(argv)  # what `--repeat` reruns in fresh processes
         code = int(args._run(args) or 0)
         sys.stdout.flush()  # a closed pipe must fail here, inside the handlers, not at interpreter exit
         return code

@@ -16,6 +16,7 @@ import torch
 
 from bench import defaults
 from bench.grid import Cell, GridSpec
+from bench.guard import Guard, GuardSettings, kernel_factory_for
 from bench.load import CellLoad, run_load_fields
 from bench.store import ResultStore
 from bench.timing import Measurement, Timer, measure
@@ -190,9 +191,10 @@ def _peak_memory(device: Device, prepared) -> dict[str, Any]:
 
 
 def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLookup | None = None,
-             timer: Timer | None = None) -> CellOutcome:
+             timer: Timer | None = None, guard: Guard | None = None) -> CellOutcome:
     """Build, deploy, prepare and measure one cell; failures become a status, never an exception
-    (KeyboardInterrupt excepted)."""
+    (KeyboardInterrupt excepted). With `guard`, the measurement is checked for contention and
+    retried (`Guard.run`); its verdict goes into the result's `extra` (`contended`, ...)."""
     from zoo.registry import get_meta
 
     outcome = CellOutcome(cell=cell, status="error", family=get_meta(cell.model).family, impl=cell.impl)
@@ -207,8 +209,18 @@ def run_cell(device: Device, cell: Cell, timing: TimingSettings, costs: CostLook
         if source:
             outcome.info["source"] = source
         outcome.info.update(_peak_memory(device, prepared))
-        with CellLoad() as load:  # how busy the machine was: `bench compare` warns when the sides differ
-            outcome.measurement = measure(prepared, timer=timer or device.timer(), **timing.to_dict())
+
+        def measure_once() -> tuple[tuple[Measurement, CellLoad], float | None]:
+            with CellLoad() as load:  # how busy the machine was: `bench compare` warns when the sides differ
+                m = measure(prepared, timer=timer or device.timer(), **timing.to_dict())
+            return (m, load), load.cpu_share
+
+        if guard is None:
+            (outcome.measurement, load), _ = measure_once()
+        else:
+            guarded = guard.run(cell.label(), measure_once, cell.threads, cell.dtype)
+            outcome.measurement, load = guarded.value
+            outcome.info.update(guarded.fields())
         outcome.info.update(load.fields())
         outcome.status = "ok"
         if prepared.numerics is not None:
@@ -259,22 +271,37 @@ def store_outcome(store: ResultStore, run_id: str, o: CellOutcome) -> int:
                             extra=extra)
 
 
-def run_settings(spec: GridSpec, timing: TimingSettings, device_options: dict[str, Any]) -> dict[str, Any]:
-    """The settings stored with a run (and matched by --resume)."""
-    return {"grid": spec.to_dict(), "timing": timing.to_dict(), "device_options": device_options}
+def run_settings(spec: GridSpec, timing: TimingSettings, device_options: dict[str, Any],
+                 guard: GuardSettings | None = None) -> dict[str, Any]:
+    """The settings stored with a run (and matched by --resume); `guard` only when the guard is on."""
+    settings = {"grid": spec.to_dict(), "timing": timing.to_dict(), "device_options": device_options}
+    if guard is not None and guard.enabled:
+        settings["guard"] = guard.to_dict()
+    return settings
+
+
+def make_guard(store: ResultStore, run_id: str, device: Device, settings: GuardSettings | None) -> Guard | None:
+    """The run's guard (None when off), storing every reading in the run's calibration series."""
+    if settings is None or not settings.enabled:
+        return None
+    from bench import guard_store
+
+    return Guard(settings, kernel_factory_for(device.name), host_bound=device.name != "cuda",
+                 on_reading=lambda r: guard_store.add_reading(store, run_id, r))
 
 
 def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingSettings, *,
              resume: bool = False, device_options: dict[str, Any] | None = None, progress: bool = True,
-             on_cell: Callable[[CellOutcome], None] | None = None) -> RunReport:
+             on_cell: Callable[[CellOutcome], None] | None = None, guard: GuardSettings | None = None) -> RunReport:
     """Run every cell of `spec` on `device`, committing each result as it finishes.
 
     With `resume`, the newest run with the same target, machine and settings is continued and
-    its finished cells are skipped; if there is none, a new run starts.
+    its finished cells are skipped; if there is none, a new run starts. With `guard` (enabled),
+    the calibration baseline is taken before the first cell and every cell is guarded (`bench.guard`).
     """
     from tqdm import tqdm
 
-    settings = run_settings(spec, timing, device_options or {})
+    settings = run_settings(spec, timing, device_options or {}, guard)
     fingerprint = {**device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None),
                    **run_load_fields()}  # load: a jitter field, reported by `bench compare`, never matched
     run_id = None
@@ -289,13 +316,16 @@ def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingS
     done = store.finished_cells(run_id) if resumed else set()
     todo = [c for c in cells if c.key() not in done]
     costs, timer = CostLookup(), device.timer()
+    guard_ = make_guard(store, run_id, device, guard)
+    if guard_ is not None and todo:
+        guard_.baseline(todo[0].threads, todo[0].dtype)  # at the start of the run, before any model loads
     outcomes = []
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"bench run {device.name}", unit="cell",
                file=sys.stderr, disable=None if progress else True, dynamic_ncols=True)
     with bar:
         for cell in todo:
             bar.set_postfix_str(cell.label())
-            outcome = run_cell(device, cell, timing, costs, timer)
+            outcome = run_cell(device, cell, timing, costs, timer, guard_)
             store_outcome(store, run_id, outcome)
             outcomes.append(outcome)
             if on_cell is not None:

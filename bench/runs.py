@@ -29,6 +29,7 @@ class CellData(CellFields):
     groups: list[int] = field(default_factory=list)  # sizes of the pooled runs' sample blocks (empty: one run)
     load_avg_1m: list[float] = field(default_factory=list)  # per run, where recorded (bench.load)
     cpu_share: list[float] = field(default_factory=list)  # per run, where recorded (bench.load)
+    contended: bool = False  # the contention guard flagged it (in any pooled run; bench.guard)
 
     @property
     def impl(self) -> str | None:
@@ -95,6 +96,7 @@ def pool_runs(runs: Sequence[RunData], label: str) -> RunData:
             elif have.status == "ok" and cell.status != "ok":
                 have.status, have.message = cell.status, cell.message
             else:
+                have.contended = have.contended or cell.contended
                 have.samples_ms.extend(cell.samples_ms)
                 have.groups.append(len(cell.samples_ms))
                 have.load_avg_1m.extend(cell.load_avg_1m)
@@ -142,7 +144,8 @@ def cell_from_record(record: Mapping[str, Any], samples_ms: Sequence[float]) -> 
                     message=str(_none_if_nan(record.get("message")) or ""), impl_ran=_none_if_nan(record.get("impl")),
                     samples_ms=[float(x) for x in samples_ms],
                     load_avg_1m=[float(load)] if isinstance(load, (int, float)) else [],
-                    cpu_share=[float(share)] if isinstance(share, (int, float)) else [])
+                    cpu_share=[float(share)] if isinstance(share, (int, float)) else [],
+                    contended=bool(extra.get("contended")))
 
 
 def run_from_store(store, run_id: str) -> RunData:

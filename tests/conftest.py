@@ -9,6 +9,8 @@ import torch
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 # Tests (and the CLI subprocesses they start) never load the user's saved variants from the checkout's
 # bench-out/variants or $ZOOBENCH_VARIANTS: a folder that does not exist, unless a test names its own.
+# The contention guard's pause before a retry (bench run/claim): none in tests, which run on a busy machine.
+os.environ["ZOOBENCH_GUARD_PAUSE_S"] = "0"
 os.environ["ZOOBENCH_VARIANTS"] = os.path.join(tempfile.mkdtemp(prefix="zoobench-tests-"), "no-variants")
 
 

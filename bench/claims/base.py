@@ -56,6 +56,7 @@ class StudyContext:
     fingerprint: dict[str, Any]
     on_result: OnResult = _ignore_result
     progress: Progress = _ignore_progress
+    guard: Any = None  # a bench.guard.Guard checked around every group, or None (off)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class StudyRun:
     result: Any
     verdicts: list[Verdict] = field(default_factory=list)
     elapsed_s: float = 0.0
+    guard_line: str = ""  # the contention guard's calibration series in one line ("" when off)
 
 
 class ClaimStudy(ABC):
@@ -113,5 +115,10 @@ def run_study(study: ClaimStudy, device: Any, config: Any, ctx: StudyContext) ->
     t0 = time.perf_counter()
     result = study.measure(device, config, ctx)
     verdicts = study.verdicts(result)
+    guard_line = ""
+    if ctx.guard is not None:
+        from bench.guard import series_line
+
+        guard_line = series_line([r.to_dict() for r in ctx.guard.series])
     return StudyRun(study.name, config_name(config), ctx.target, ctx.fingerprint, result, verdicts,
-                    time.perf_counter() - t0)
+                    time.perf_counter() - t0, guard_line)

@@ -26,7 +26,8 @@ class HetConvStudy(ClaimStudy):
         """Counters, layer sweep (calibrated) and network level on `device`."""
         from bench.claims.hetconv_study import run_hetconv_study
 
-        return run_hetconv_study(device, config, ctx.on_result, ctx.progress, fingerprint=ctx.fingerprint)
+        return run_hetconv_study(device, config, ctx.on_result, ctx.progress, fingerprint=ctx.fingerprint,
+                                 guard=ctx.guard)
 
     def verdicts(self, result: Any) -> list[Verdict]:
         """The verdicts computed from the measurements."""

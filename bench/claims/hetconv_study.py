@@ -28,7 +28,8 @@ from bench.claims.base import OnResult, Progress, StudyCell
 from bench.claims.depth import sequential_depth
 from bench.claims.hetconv_config import StudyConfig, resolve_part
 from bench.claims.layer_ops import KERNEL, LayerOp
-from bench.claims.verdicts import (NOT_MEASURED, Timed, Verdict, exact_verdict, faster_verdict, trend_verdict)
+from bench.claims.verdicts import (NOT_MEASURED, Timed, Verdict, exact_verdict, faster_verdict, pair_ratios,
+                                   trend_verdict)
 from bench.timing import Measurement, measure_interleaved
 from zoo.layers.hetconv import hetconv_macs
 
@@ -221,10 +222,26 @@ def _calibrate(device, fns, cfg: StudyConfig) -> list[Measurement]:
                  ci_target=CALIBRATION_CI)
 
 
-def _time_planned(device, fns, cfg: StudyConfig, round_s: float) -> tuple[list[Measurement], str]:
+def _time_planned(device, fns, cfg: StudyConfig, round_s: float, guard: Any = None,
+                  label: str = "") -> tuple[list[Measurement], str]:
+    """The group's fresh samples; with `guard` (bench.guard.Guard) checked before and after, retried while
+    contended, and every Measurement's `extra` says how the guard judged it."""
     rounds, budget = plan_rounds(round_s, cfg)
-    meas = _time(device, fns, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target)
-    return meas, rounds_note(len(meas[0].samples_ms) if meas else 0, round_s, cfg)
+
+    def once() -> tuple[list[Measurement], None]:
+        return _time(device, fns, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target), None
+
+    if guard is None:
+        meas, _ = once()
+        note = ""
+    else:
+        guarded = guard.run(label, once, None)  # threads: those the command set for the study
+        meas = guarded.value
+        for m in meas:
+            m.extra.update(guarded.fields())
+        note = f"contended ({'; '.join(guarded.reasons)})" if guarded.contended else ""
+    notes = [n for n in (rounds_note(len(meas[0].samples_ms) if meas else 0, round_s, cfg), note) if n]
+    return meas, "; ".join(notes)
 
 
 def _ignore(*_args: Any) -> None:
@@ -232,7 +249,7 @@ def _ignore(*_args: Any) -> None:
 
 
 def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (), on_result: OnResult | None = None,
-                    progress: Progress | None = None) -> tuple[list[LayerResult], list[LayerResult]]:
+                    progress: Progress | None = None, guard: Any = None) -> tuple[list[LayerResult], list[LayerResult]]:
     """Calibrate, then time, every case (shape, batch); returns (compared results, calibration results)."""
     on_result, progress = on_result or _ignore, progress or _ignore
     out: list[LayerResult] = []
@@ -262,7 +279,8 @@ def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (),
                 ops = compared_ops(candidates, chosen, extra_impls)
                 round_s = sum(cal_ms.get(op, 0.0) for op, _ in ops) / 1000
                 progress(f"layers C{channels} H{size} b{batch}: {len(ops)} operators")
-                meas, note = _time_planned(device, [run_of[op] for op, _ in ops], cfg, round_s)
+                meas, note = _time_planned(device, [run_of[op] for op, _ in ops], cfg, round_s, guard,
+                                           f"layers C{channels} H{size} b{batch}")
             for (op, how), m in zip(ops, meas):
                 res = LayerResult(channels, size, batch, op, op.paper_macs(channels, size), depths[op], m.samples_ms,
                                   chosen_by=how, note=note)
@@ -272,7 +290,7 @@ def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (),
 
 
 def run_network_level(device, cfg: StudyConfig, on_result: OnResult | None = None,
-                      progress: Progress | None = None) -> list[NetworkResult]:
+                      progress: Progress | None = None, guard: Any = None) -> list[NetworkResult]:
     """Time the VGG-16 CIFAR variants, interleaved per batch size (a short calibration pass sizes the budget)."""
     import zoo
     from bench.costs import model_costs
@@ -294,7 +312,7 @@ def run_network_level(device, cfg: StudyConfig, on_result: OnResult | None = Non
                 on_result(StudyCell(f"{CALIBRATION}:{n}", fam, batch, None, mac), m)
             round_s = sum(median(m.samples_ms) for m in cal) / 1000
             progress(f"networks b{batch}: {len(names)} models")
-            meas, note = _time_planned(device, fns, cfg, round_s)
+            meas, note = _time_planned(device, fns, cfg, round_s, guard, f"networks b{batch}")
         for n, fam, d, mac, m in zip(names, families, depths, macs, meas):
             out.append(NetworkResult(n, batch, mac, d, m.samples_ms, note))
             on_result(StudyCell(n, fam, batch, None, mac), m)
@@ -338,7 +356,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
         name = "PC (P = M)" if p == 0 else f"P{p}"
         verdicts.append(Verdict(f"HetConv {name} is faster than a standard conv (its MACs saving turns into latency)",
                                 "HetConv impl chosen per case by a calibration pass, then timed on fresh samples "
-                                "vs standard conv; speed-up vs MACs speed-up", v, speed + ev))
+                                "vs standard conv; speed-up vs MACs speed-up", v, speed + ev, pair_ratios(pairs)))
 
     series: dict[str, list[tuple[int, float]]] = {}
     for case in cases:
@@ -363,7 +381,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
             pairs.append((net["vgg16_cifar_pc", b].timed(), net["vgg16_cifar_dwc_pwc", b].timed()))
     v, ev = faster_verdict(pairs)
     verdicts.append(Verdict("At matched MACs, HetConv (P = M) is faster than DWC+PWC",
-                            "PC vs DWC+PWC per layer case and VGG-16 CIFAR network", v, ev))
+                            "PC vs DWC+PWC per layer case and VGG-16 CIFAR network", v, ev, pair_ratios(pairs)))
 
     depth_het = sorted({r.depth for r in layers if r.op.kind == "hetconv"})
     depth_two = sorted({r.depth for r in layers if r.op.kind in ("dwc_pwc", "gwc_pwc")})
@@ -380,7 +398,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
     b1 = [(h, d) for h, d in pairs if h.case.endswith("b1")]
     v, ev = faster_verdict(b1)
     verdicts.append(Verdict("The extra sequential layer of DWC+PWC shows in batch-1 latency",
-                            "batch-1 cases of the matched-MACs comparison (PC vs DWC+PWC)", v, ev))
+                            "batch-1 cases of the matched-MACs comparison (PC vs DWC+PWC)", v, ev, pair_ratios(b1)))
 
     pairs = []
     for case in cases:
@@ -396,7 +414,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
         ev = ["needs a target that runs HetConv's two branches concurrently (a 'grouped_streams' impl in the "
               f"device's extra_hetconv_impls); target '{study.target}' offers none (extra impls: {offered})"]
     verdicts.append(Verdict("On CUDA, HetConv's two branches on separate streams beat one stream",
-                            "grouped_streams vs grouped, per case and P", v, ev))
+                            "grouped_streams vs grouped, per case and P", v, ev, pair_ratios(pairs)))
     return verdicts
 
 
@@ -406,19 +424,20 @@ def extra_impls_of(device) -> tuple[str, ...]:
 
 
 def run_hetconv_study(device, cfg: StudyConfig, on_result: OnResult | None = None, progress: Progress | None = None,
-                      fingerprint: dict[str, Any] | None = None) -> StudyResult:
+                      fingerprint: dict[str, Any] | None = None, guard: Any = None) -> StudyResult:
     """Run the whole study on `device` and compute verdicts.
 
     `fingerprint` is what the report names as the machine (default: the device's own, which the
-    command passes with the thread count it set).
+    command passes with the thread count it set). With `guard` (bench.guard.Guard), every group's
+    fresh samples are guarded against contention (calibration passes are not: they only pick impls).
     """
     t0 = time.perf_counter()
     extra = extra_impls_of(device)
     study = StudyResult(cfg, device.name, fingerprint if fingerprint is not None else device.fingerprint(),
                         extra_impls=extra)
     study.counter_checks = counter_checks(cfg)
-    study.layers, study.calibration = run_layer_sweep(device, cfg, extra, on_result, progress)
-    study.networks = run_network_level(device, cfg, on_result, progress)
+    study.layers, study.calibration = run_layer_sweep(device, cfg, extra, on_result, progress, guard)
+    study.networks = run_network_level(device, cfg, on_result, progress, guard)
     study.verdicts = compute_verdicts(study)
     study.elapsed_s = time.perf_counter() - t0
     return study

@@ -57,7 +57,7 @@ def header_lines(run: StudyRun, title: str, date: str) -> list[str]:
     return [f"# {title}: {prov.target_label()}", "",
             f"Target: {prov.target_label()}" + (f", threads {threads}" if threads is not None else "")
             + f"; {prov.versions_text()}; git {commit}; {date}; study '{run.config_name}' took {run.elapsed_s:.0f} s.",
-            ""]
+            ""] + ([f"Contention guard: {run.guard_line}.", ""] if getattr(run, "guard_line", "") else [])
 
 
 def verdict_table(verdicts: Iterable[Verdict]) -> str:

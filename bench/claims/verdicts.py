@@ -47,6 +47,13 @@ class Verdict:
     measured: str
     verdict: str
     evidence: list[str] = field(default_factory=list)
+    # effect sizes behind the verdict: "case: candidate / reference" -> ratio of medians (repeats compare them)
+    ratios: dict[str, float] = field(default_factory=dict)
+
+
+def pair_ratios(pairs: Sequence[tuple[Timed, Timed]]) -> dict[str, float]:
+    """Ratio of medians (candidate / reference) per compared pair, keyed "case: candidate / reference"."""
+    return {f"{c.case}: {c.label} / {r.label}": c.p50 / r.p50 for c, r in pairs if r.p50 > 0}
 
 
 def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA) -> tuple[str, list[str]]:

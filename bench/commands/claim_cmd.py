@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.claims.registry import get_study, study_names
 from bench.errors import BenchError
+from bench.guard_args import add_guard_options, guard_settings
 
 DEFAULT_OUT = "bench-out/claims"
 
@@ -28,7 +29,48 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help=f"folder for the report files (default {DEFAULT_OUT}; publish with --out reports/claims)")
     p.add_argument("--force", action="store_true", help="replace report files that already exist")
     p.add_argument("--gate", action="store_true", help="exit 1 if any claim is refuted")
+    p.add_argument("--repeat", type=int, default=None, metavar="N",
+                   help="run the study N times, each in a fresh process (reports in OUT/repeat-K); publish a "
+                        "verdict only where all repeats agree, else 'unstable' (OUT/<report>-repeats.md)")
+    p.add_argument("--summary-json", default=None, help=argparse.SUPPRESS)  # a repeat's verdicts, for its parent
+    add_guard_options(p)
     return p
+
+
+def _run_repeated(args: argparse.Namespace, study) -> int:
+    """N fresh processes of the same command; aggregate their verdicts (bench.claims.repeats)."""
+    import json
+
+    from bench.claims.repeats import UNSTABLE, aggregate, render_markdown
+    from bench.claims.verdicts import REFUTED
+    from bench.repeat import run_repeats
+    from devices.registry import get_device
+
+    out = Path(args.out)
+    device = get_device(args.device)
+    stem = Path(study.report_files(device.name, device.fingerprint(threads=args.threads))[0]).stem
+    target = out / f"{stem}-repeats.md"
+    if target.exists() and not args.force:
+        raise BenchError(f"{target} exists; pass --force to replace it")
+    summaries = [out / f"repeat-{k}" / "summary.json" for k in range(1, args.repeat + 1)]
+    codes = run_repeats(args._argv, args.repeat,
+                        lambda k: ["--out", str(out / f"repeat-{k}"), "--summary-json", str(summaries[k - 1])])
+    failed = [k for k, (code, path) in enumerate(zip(codes, summaries), 1) if code not in (0, 1) or not path.exists()]
+    if failed:
+        raise BenchError(f"repeat(s) {', '.join(map(str, failed))} failed; see their output above")
+    verdicts = aggregate([json.loads(p.read_text()) for p in summaries])
+    header = [f"# {study.name} claims over {args.repeat} repeats ({args.device}, "
+              f"{'quick' if args.quick else 'full'}, threads {args.threads or 'default'})", "",
+              "Per-repeat reports (with load and calibration figures): "
+              + ", ".join(f"repeat-{k}/" for k in range(1, args.repeat + 1))]
+    out.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_markdown(verdicts, args.repeat, header))
+    width = max((len(v.claim) for v in verdicts), default=0)
+    for v in verdicts:
+        extra = f"  ({', '.join(v.per_repeat)})" if v.verdict == UNSTABLE else ""
+        print(f"{v.verdict:>13}  {v.claim:<{width}}{extra}")
+    print(f"\n{args.repeat} repeats; report: {target}")
+    return 1 if (args.gate and any(v.verdict == REFUTED for v in verdicts)) else 0
 
 
 def _list_studies() -> int:
@@ -45,12 +87,18 @@ def run(args: argparse.Namespace) -> int:
     study = get_study(args.claim)
     if args.threads is not None and args.threads < 1:
         raise BenchError(f"--threads must be >= 1, got {args.threads}")
+    from bench.repeat import check_repeat
+
+    guard_cfg = guard_settings(args)
+    if check_repeat(args.repeat) > 1:
+        return _run_repeated(args, study)
 
     import torch
 
     from bench.claims.base import StudyCell, StudyContext, config_name, run_study
     from bench.claims.report_base import ReportFolder
     from bench.grid import Cell
+    from bench.runner import make_guard
     from bench.stats import summarize
     from bench.store import ResultStore
     from devices.cpu import set_threads
@@ -66,23 +114,36 @@ def run(args: argparse.Namespace) -> int:
         folder = ReportFolder(Path(args.out), study.report_files(device.name, fp), force=args.force)
         folder.check()
         store = ResultStore(args.db)
-        run_id = store.start_run(device.name, fp, {"study": f"claim-{study.name}", "config": config_name(cfg),
-                                                   "threads": threads})
+        settings = {"study": f"claim-{study.name}", "config": config_name(cfg), "threads": threads}
+        if guard_cfg.enabled:
+            settings["guard"] = guard_cfg.to_dict()
+        run_id = store.start_run(device.name, fp, settings)
+        guard = make_guard(store, run_id, device, guard_cfg)
+        if guard is not None:
+            guard.baseline(None)  # at the start of the study, at the threads set above
 
         def on_result(cell: StudyCell, m) -> None:
             key = Cell(model=cell.model, batch=cell.batch, dtype="fp32", layout="nchw", impl=cell.impl,
                        threads=threads)
             store.add_result(run_id, key, summarize(m.samples_ms), m.samples_ms, {"macs": cell.macs},
-                             family=cell.family, warmup_iters=m.warmup_iters, stop_reason=m.stop_reason)
+                             family=cell.family, warmup_iters=m.warmup_iters, stop_reason=m.stop_reason,
+                             extra=dict(m.extra) or None)
 
         def progress(msg: str) -> None:
             print(f"[claim {study.name}] {msg}", file=sys.stderr, flush=True)
 
-        result = run_study(study, device, cfg, StudyContext(device.name, fp, on_result, progress))
+        result = run_study(study, device, cfg, StudyContext(device.name, fp, on_result, progress, guard))
         store.finish_run(run_id)
     finally:
         torch.set_num_threads(previous_threads)  # the study's thread count is not left behind for the caller
     md = study.write_report(result, folder)
+    if args.summary_json:  # a repeat of `--repeat N`: its verdicts for the parent's aggregation
+        import json
+
+        from bench.claims.repeats import summary_of
+
+        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.summary_json).write_text(json.dumps(summary_of(result.verdicts), indent=1))
     width = max((len(v.claim) for v in result.verdicts), default=0)
     for v in result.verdicts:
         print(f"{v.verdict:>13}  {v.claim:<{width}}")

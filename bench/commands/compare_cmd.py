@@ -177,6 +177,18 @@ def _side_line(role: str, side) -> str:
             f"{machine_label(side.target, side.fingerprint)}")
 
 
+def contended_line(comparison) -> str:
+    """A warning naming the cells the contention guard flagged on either side ("" when none)."""
+    sides = [(name, sorted(c.cell.label() for c in side.cells.values() if c.contended))
+             for name, side in (("BASE", comparison.base), ("NEW", comparison.new))]
+    parts = [f"{name}: {', '.join(cells[:5])}" + (f" (+{len(cells) - 5} more)" if len(cells) > 5 else "")
+             for name, cells in sides if cells]
+    if not parts:
+        return ""
+    return ("WARNING: cells measured under contention (bench.guard flagged them after its retries): "
+            + "; ".join(parts))
+
+
 def header_lines(comparison) -> list[str]:
     """What was compared with what, and how the fingerprints matched."""
     from bench.fingerprint_match import JITTER_FIELDS, describe_fields
@@ -192,6 +204,9 @@ def header_lines(comparison) -> list[str]:
         lines.append(f"# ignored (known to jitter): {describe_fields(shown)}")
     if comparison.load_warning:
         lines.append(f"# {comparison.load_warning}")
+    contended = contended_line(comparison)
+    if contended:
+        lines.append(f"# {contended}")
     if any(c.ci_method == "rounds" for c in comparison.cells):
         paired = ", paired (made side by side)" if comparison.base.interleaved and comparison.new.interleaved else ""
         lines.append(f"# CIs: two-level bootstrap over the pooled runs ({len(comparison.base.run_ids)} BASE, "
@@ -235,7 +250,7 @@ def json_report(comparison) -> dict[str, Any]:
                             "ignored_jitter": {k: list(v) for k, v in fp.jittered.items()}},
             "threshold": comparison.default_threshold, "alpha": comparison.alpha,
             "counts": comparison.counts(), "regressions": len(comparison.regressions),
-            "load_warning": comparison.load_warning,
+            "load_warning": comparison.load_warning, "contended_warning": contended_line(comparison) or None,
             "cells": [c.to_row() for c in comparison.cells]}
 
 
@@ -250,6 +265,8 @@ def emit(comparison, fmt: str, output: str | None) -> int:
         print("bench: warning: fingerprints differ; compared anyway (--force)", file=sys.stderr)
     if comparison.load_warning:
         print(f"bench: {comparison.load_warning.lower()}", file=sys.stderr)
+    if contended_line(comparison):
+        print(f"bench: {contended_line(comparison).lower()}", file=sys.stderr)
     if output:
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)

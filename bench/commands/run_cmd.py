@@ -9,13 +9,14 @@ from bench import defaults
 from bench.errors import BenchError
 from bench.model_args import SOURCES_HELP, add_source_options, add_variants_option, load_variants, resolve_models
 from bench.noise import NOISY_MARK, is_noisy
+from bench.guard_args import add_guard_options, guard_settings
 from bench.output import FORMATS, render
 
 if TYPE_CHECKING:
     from bench.grid import GridSpec
 
 SUMMARY_COLUMNS = ["model", "impl", "batch", "dtype", "layout", "threads", "status", "noisy", "p50_ms", "ci_low_ms",
-                   "ci_high_ms", "samples", "warmup_iters", "stop_reason", "message"]
+                   "ci_high_ms", "samples", "warmup_iters", "stop_reason", "contended", "message"]
 _DESCRIPTION = """\
 Measure latency of zoo variants on one device over a grid (models x batch x dtype x layout x
 HetConv impl x threads). Each cell warms up until steady, then samples until the 95% CI of the
@@ -54,6 +55,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="continue the newest run with the same device and settings, skipping finished cells")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (cpu/cuda)")
     _add_device_options(p)
+    add_guard_options(p)
+    p.add_argument("--repeat", type=int, default=None, metavar="N",
+                   help="run the whole command N times, each in a fresh process, into the same --db")
     p.add_argument("--format", choices=FORMATS, default="table", help="summary format on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_variants_option(p)
@@ -172,9 +176,28 @@ def _summary_rows(report) -> list[dict]:
                          ci_low_ms=st.ci_low_ms if st else None, ci_high_ms=st.ci_high_ms if st else None,
                          samples=st.samples if st else None,
                          warmup_iters=o.measurement.warmup_iters if o.measurement else None,
-                         stop_reason=o.measurement.stop_reason if o.measurement else None, message=o.message))
+                         stop_reason=o.measurement.stop_reason if o.measurement else None,
+                         contended=o.info.get("contended"), message=o.message))
         rows[-1]["noisy"] = is_noisy(o.status, rows[-1]["stop_reason"])
     return rows
+
+
+def _run_repeated(args: argparse.Namespace) -> int:
+    """N fresh processes of this command into --db, then each cell's p50 spread across them."""
+    from bench.repeat import cell_spreads, run_repeats
+    from bench.store import ResultStore
+
+    with ResultStore(args.db) as store:
+        before = set(store.run_ids())
+    codes = run_repeats(args._argv, args.repeat)
+    with ResultStore(args.db) as store:
+        new = [r for r in store.run_ids() if r not in before]
+        rows = cell_spreads(store, new)
+    if args.format == "table":
+        print(f"# {len(new)} run(s) in {args.db}: {', '.join(new)}; per cell, p50 across the repeats")
+    print(render(rows, ["cell", "runs", "p50_median_ms", "p50_min_ms", "p50_max_ms", "spread", "contended_runs"],
+                 args.format))
+    return max(codes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,14 +206,19 @@ def run(args: argparse.Namespace) -> int:
     from bench.store import ResultStore
     from devices.registry import canonical_name, machine_label
 
+    from bench.repeat import check_repeat, run_repeats
+
     canonical_name(args.device)  # unknown device: fail before anything slow
     timing = timing_settings(args)
+    guard = guard_settings(args)
+    if check_repeat(args.repeat) > 1:
+        return _run_repeated(args)
     device, options = _device(args)
     spec = build_grid(args, device.default_threads)
     with ResultStore(args.db) as store:
         try:
             report = run_grid(store, device, spec, timing, resume=args.resume, device_options=options,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, guard=guard)
         except KeyboardInterrupt:
             raise BenchError(f"interrupted; finished cells are stored in {args.db}; "
                              "run the same command with --resume to continue", code=130) from None

@@ -40,6 +40,8 @@ def header_items(s: ReportSlice) -> list[tuple[str, str]]:
         items.append(("Git commit", ", ".join(prov.git_commits)))
     if prov.run_ids:
         items.append(("Runs", ", ".join(prov.run_ids)))
+    if prov.load:
+        items.append(("Load", prov.load))
     if prov.note():
         items.append(("Note", prov.note()))
     items.append(("Runs selected", s.selection.how))

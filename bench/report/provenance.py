@@ -107,6 +107,7 @@ class Provenance:
     versions: dict[str, str] = field(default_factory=dict)
     git_commits: tuple[str, ...] = ()
     run_ids: tuple[str, ...] = ()
+    load: str = ""  # load and contention-guard figures of the rows (`load_text`); "" when none were recorded
 
     def hardware(self) -> str:
         """The name of what executed the model: phone, GPU or CPU (falls back to the machine label)."""
@@ -168,6 +169,32 @@ def _merge_versions(per_run: list[dict[str, str]]) -> dict[str, str]:
     return {k: " / ".join(vs) for k, vs in merged.items()}
 
 
+def load_text(rows: pd.DataFrame) -> str:
+    """Load average, calibration drift and contended cells of the rows (their `extra`), in one line."""
+    extras = []
+    for value in rows.get("extra", pd.Series(dtype=object)):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                continue
+        if isinstance(value, dict):
+            extras.append(value)
+    loads = [e["load_avg_1m"] for e in extras if isinstance(e.get("load_avg_1m"), (int, float))]
+    drifts = [d for e in extras for d in (e.get("calib_drift") or []) if isinstance(d, (int, float))]
+    guarded = [e for e in extras if "contended" in e]
+    parts = []
+    if loads:
+        parts.append(f"1-min load {min(loads):.2f}-{max(loads):.2f}")
+    if guarded:
+        flagged = sum(1 for e in guarded if e["contended"])
+        drift = f"calibration drift {min(drifts):+.1%} to {max(drifts):+.1%}; " if drifts else ""
+        parts.append(f"contention guard: {drift}{flagged} of {len(guarded)} cells contended")
+    elif extras:
+        parts.append("contention guard off")
+    return "; ".join(parts)
+
+
 def provenance_for(target: str, machine: str, rows: pd.DataFrame, runs: pd.DataFrame) -> Provenance:
     """Provenance of a slice from its rows (run ids, dates) and the runs table (fingerprints)."""
     run_ids = [r for r in dict.fromkeys(rows["run_id"].tolist())] if "run_id" in rows else []
@@ -187,4 +214,5 @@ def provenance_for(target: str, machine: str, rows: pd.DataFrame, runs: pd.DataF
         versions=_merge_versions([versions_of(f) for f in flats]),
         git_commits=tuple(dict.fromkeys(commits)),
         run_ids=tuple(str(r) for r in run_ids),
+        load=load_text(rows),
     )

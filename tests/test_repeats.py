@@ -1,0 +1,105 @@
+"""Repeats: `--repeat` reruns the command in fresh processes; claim verdicts are published only
+when every repeat agrees, and never when the effect is within the between-repeat spread."""
+import sys
+
+import pytest
+
+from bench.claims.repeats import UNSTABLE, aggregate, render_markdown, summary_of
+from bench.claims.verdicts import INCONCLUSIVE, MIXED, REFUTED, SUPPORTED, Verdict
+from bench.errors import BenchError
+from bench.repeat import check_repeat, run_repeats, without_repeat
+
+CLAIM = "PC is faster than DWC+PWC"
+PAIR = "C128 H16 b1: PC / DWC+PWC"
+
+
+def summary(verdict, ratio=None, claim=CLAIM):
+    return summary_of([Verdict(claim, "m", verdict, [], {} if ratio is None else {PAIR: ratio})])
+
+
+def test_agreeing_repeats_publish_the_verdict():
+    # a clear effect (ratios far from 1) with a small spread
+    (v,) = aggregate([summary(SUPPORTED, r) for r in (0.60, 0.61, 0.62)])
+    assert v.verdict == SUPPORTED and v.per_repeat == [SUPPORTED] * 3
+    (s,) = v.spreads
+    assert s.values == (0.60, 0.61, 0.62) and s.spread == pytest.approx(max(s.values) - min(s.values))
+
+
+def test_disagreeing_repeats_are_unstable_with_each_verdict_shown():
+    per = [MIXED, MIXED, REFUTED]  # the issue's three quick runs
+    (v,) = aggregate([summary(x, r) for x, r in zip(per, (1.01, 0.99, 1.03))])
+    assert v.verdict == UNSTABLE and v.per_repeat == per
+    text = render_markdown([v], 3)
+    assert UNSTABLE in text and "mixed, mixed, refuted" in text
+
+
+def test_effect_within_the_spread_is_never_supported_or_refuted():
+    ratios = (1.03, 1.01, 1.05)  # all "refuted" (slower), but the spread exceeds the effect
+    (v,) = aggregate([summary(REFUTED, r) for r in ratios])
+    assert v.verdict == INCONCLUSIVE and "spread" in v.reason
+    (s,) = v.spreads
+    assert s.effect <= s.spread
+
+
+def test_effect_larger_than_the_spread_stands():
+    (v,) = aggregate([summary(REFUTED, r) for r in (1.30, 1.31, 1.29)])
+    assert v.verdict == REFUTED and v.reason == ""
+
+
+def test_verdicts_without_ratios_and_a_single_repeat():
+    (v,) = aggregate([summary(SUPPORTED)])
+    assert v.verdict == SUPPORTED and v.spreads == []
+    assert aggregate([]) == []
+
+
+def test_claim_missing_from_a_repeat_is_unstable():
+    (v,) = aggregate([summary(SUPPORTED, 0.5), {"verdicts": []}])
+    assert v.verdict == UNSTABLE and v.per_repeat == [SUPPORTED, "missing"]
+
+
+def test_without_repeat_strips_both_spellings():
+    assert without_repeat(["run", "--repeat", "3", "--device", "cpu", "--repeat=2"]) == ["run", "--device", "cpu"]
+
+
+def test_run_repeats_starts_fresh_processes_of_the_same_command():
+    seen = []
+    codes = run_repeats(["claim", "hetconv", "--repeat", "2", "--quick"], 2, lambda k: ["--out", f"o/repeat-{k}"],
+                        runner=lambda cmd: seen.append(cmd) or 0)
+    assert codes == [0, 0]
+    assert seen == [[sys.executable, "-m", "bench", "claim", "hetconv", "--quick", "--out", f"o/repeat-{k}"]
+                    for k in (1, 2)]
+
+
+def test_bad_repeat_count():
+    assert check_repeat(None) == 1
+    with pytest.raises(BenchError):
+        check_repeat(0)
+
+
+@pytest.mark.parametrize("cmd", [["run", "--device", "cpu", "--models", "resnet20_cifar"], ["claim", "hetconv"]])
+def test_cli_refuses_repeat_zero(tmp_path, cmd):
+    from bench.cli import main
+
+    assert main([*cmd, "--db", str(tmp_path / "r.sqlite"), "--repeat", "0"]) == 2
+
+
+def test_cell_spreads_over_repeated_runs(tmp_path):
+    from bench.grid import Cell
+    from bench.repeat import cell_spreads
+    from bench.stats import summarize
+    from bench.store import ResultStore
+
+    cell, other = Cell("resnet20_cifar", threads=1), Cell("resnet32_cifar", threads=1)
+    p50s = [1.0, 1.2, 1.1]
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runs = []
+        for i, p50 in enumerate(p50s):
+            run_id = store.start_run("cpu", {}, {})
+            store.add_result(run_id, cell, summarize([p50] * 5), [p50] * 5, extra={"contended": i == 1})
+            if i == 0:  # a cell missing from the other repeats has no spread
+                store.add_result(run_id, other, summarize([2.0] * 5), [2.0] * 5)
+            runs.append(run_id)
+        (row,) = cell_spreads(store, runs)
+    assert row["cell"] == cell.label() and row["runs"] == 3 and row["contended_runs"] == 1
+    assert (row["p50_min_ms"], row["p50_max_ms"]) == (min(p50s), max(p50s))
+    assert row["spread"] == f"{(max(p50s) - min(p50s)) / sorted(p50s)[1]:.1%}"
