@@ -64,9 +64,15 @@ class Revision:
 RegressCell = Cell  # the cell type of `bench regress` is the shared one (bench.cell); old name kept
 
 
-def prepare_request(cell: Cell) -> dict[str, Any]:
-    """The worker's prepare request for `cell` (the protocol of bench/regress_worker.py)."""
-    return {"cmd": "prepare", **cell.to_dict()}
+def prepare_request(cell: Cell, input_size: str | None = None) -> dict[str, Any]:
+    """The worker's prepare request for `cell` (the protocol of bench/regress_worker.py).
+
+    `input_size` ("CxHxW") goes with model sources (`PATH.py:NAME` needs it), which each worker
+    resolves in its own revision's tree."""
+    req = {"cmd": "prepare", **cell.to_dict()}
+    if input_size:
+        req["input_size"] = input_size
+    return req
 
 
 def store_cell(cell: Cell, threads: int | None) -> Cell:
@@ -89,6 +95,7 @@ class RegressSettings:
     burst_ms: float = 20.0  # calls per turn ~ this long, so turns alternate many times a second
     min_samples: int = 20  # per revision per cell per round, whatever the time cap
     pin: bool = True  # both workers on the same CPU set (see `shared_cpus`)
+    input_size: str | None = None  # for model sources (timm:, tv:, PATH.py:NAME, PATH.pt2), as --input-size
 
     def worker_cpus(self) -> set[int] | None:
         """The CPUs both workers are pinned to, or None (not pinning / not supported here)."""
@@ -282,7 +289,7 @@ def measure_cell(workers: dict[str, Worker], cell: Cell, settings: RegressSettin
     """Prepare `cell` in both workers, warm both up, then sample in alternating bursts."""
     out = {name: CellSamples() for name in workers}
     for name, worker in workers.items():
-        reply = worker.request(prepare_request(cell))
+        reply = worker.request(prepare_request(cell, settings.input_size))
         if not reply.get("ok"):
             out[name].status, out[name].message = reply.get("status", "error"), reply.get("message", "")
         out[name].impl = reply.get("impl")

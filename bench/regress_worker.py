@@ -56,6 +56,7 @@ class _Worker:
             gc.collect()
             self.device.cleanup()
         try:
+            _register_source(req)
             model = deploy_form(get_model(req["model"]), impl=req.get("impl"), inplace=True)
             self.prepared = self.device.prepare(model, example_batch(req["model"], int(req["batch"])),
                                                 dtype=req.get("dtype", "fp32"), layout=req.get("layout", "nchw"),
@@ -71,6 +72,19 @@ class _Worker:
         if self.prepared is None:
             return {"error": "nothing prepared"}
         return {"ms": [self.timer(self.prepared.run) for _ in range(n)]}
+
+
+def _register_source(req: dict[str, Any]) -> None:
+    """Register a model source (`timm:`, `tv:`, `PATH.py:NAME`, `PATH.pt2`) in this revision, where it
+    has `zoo.sources`: a relative `PATH.py` then names this revision's copy of the file, which is what
+    gating a change to one's own model needs. Older revisions have no sources: `get_model` then
+    reports the name as unknown and the cell is not comparable."""
+    try:
+        from zoo.sources import is_source_spec, resolve_source
+    except ImportError:
+        return
+    if is_source_spec(req["model"]):
+        resolve_source(req["model"], input_size=req.get("input_size"))
 
 
 def _impls(model) -> str | None:

@@ -252,3 +252,24 @@ def test_table_output_states_coverage_and_profiler_overhead(capsys, tmp_path):
                  "--max-time", "0.2", "--no-roofline"]) == 0
     out = capsys.readouterr().out
     assert "coverage" in out and "profiler overhead" in out and "blocks.0.add" in out
+
+
+def test_cli_profiles_a_model_source_from_a_user_file(capsys, tmp_path):
+    # model sources (issue 13) are accepted by `bench profile` like zoo names
+    net = tmp_path / "tiny_net.py"
+    net.write_text("import torch.nn as nn\n\n"
+                   "class Tiny(nn.Module):\n"
+                   "    def __init__(self, width=8):\n"
+                   "        super().__init__()\n"
+                   "        self.conv = nn.Conv2d(3, width, 3, padding=1)\n"
+                   "        self.pool = nn.AdaptiveAvgPool2d(1)\n"
+                   "        self.fc = nn.Linear(width, 10)\n\n"
+                   "    def forward(self, x):\n"
+                   "        return self.fc(self.pool(self.conv(x)).flatten(1))\n")
+    assert main(["profile", f"{net}:Tiny?width=16", "--input-size", "3x16x16", "--db", str(tmp_path / "r.sqlite"),
+                 "--threads", "1", "--iters", "2", "--max-time", "0.2", "--no-roofline", "--format", "json"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    # conv 16x16 output x 16 ch x 3*3*3 taps + fc 16x10: counted with the zoo's convention
+    assert doc["status"] == "ok" and doc["summary"]["macs"] == 16 * 16 * 16 * 27 + 16 * 10
+    assert main(["profile", f"{net}:Tiny", "--db", str(tmp_path / "r.sqlite")]) == 2  # no --input-size
+    assert "input-size" in capsys.readouterr().err

@@ -305,3 +305,30 @@ def test_out_path_that_is_a_file_is_refused(repo, tmp_path):
     with pytest.raises(BenchError, match="not a directory"):
         regress("HEAD", RegressSettings(rounds=1, **FAST), out, repo=repo, spawn=FakeWorker, log=lambda _: None)
     assert out.read_text() == "keep me"
+
+
+def test_worker_resolves_a_model_source_in_its_own_revision(tmp_path):
+    """A user's own model file (issue 13) is gated like a zoo model: the worker of a revision that has
+    `zoo.sources` registers the source with the --input-size the coordinator sends."""
+    from bench.fingerprint import REPO_ROOT
+
+    net = tmp_path / "tiny_net.py"
+    net.write_text("import torch.nn as nn\n\n"
+                   "class Tiny(nn.Module):\n"
+                   "    def __init__(self):\n"
+                   "        super().__init__()\n"
+                   "        self.conv = nn.Conv2d(3, 4, 3)\n\n"
+                   "    def forward(self, x):\n"
+                   "        return self.conv(x).mean((2, 3))\n")
+    worker = WorkerProcess(Revision(BASE, "head", REPO_ROOT), RegressSettings(threads=1, pin=False))
+    try:
+        cell = Cell(f"{net}:Tiny", batch=2, threads=1)
+        assert worker.request(prepare_request(cell, "3x8x8"))["ok"] is True
+        (ms,) = worker.request({"cmd": "run", "n": 1})["ms"]
+        assert ms > 0
+        other = tmp_path / "other_net.py"
+        other.write_text(net.read_text())
+        reply = worker.request(prepare_request(Cell(f"{other}:Tiny", threads=1)))  # no input size for a .py file
+        assert reply["ok"] is False and "input-size" in reply["message"]
+    finally:
+        worker.close()

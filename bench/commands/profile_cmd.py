@@ -6,7 +6,7 @@ import sys
 
 from bench import defaults
 from bench.errors import BenchError
-from bench.model_args import add_variants_option, load_variants
+from bench.model_args import SOURCES_HELP, add_source_options, add_variants_option, load_variants, resolve_models
 from bench.output import FORMATS, render
 
 HELP = "per-layer profile of models: time, MACs, bytes, GFLOP/s, roofline floor"
@@ -28,7 +28,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Register `bench profile`."""
     p = sub.add_parser("profile", help=HELP, description=_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("models", help="model names or wildcards, comma-separated; 'default' = the `bench run` subset")
+    p.add_argument("models", help="model names or wildcards, comma-separated; 'default' = the `bench run` subset; "
+                   + SOURCES_HELP.replace("%", "%%"))
     p.add_argument("--device", default="cpu",
                    help="cpu (torch.profiler) or mobile (ExecuTorch ETDump on this host); cuda: not yet; default cpu")
     p.add_argument("--batch", default="1", help="batch size (default 1)")
@@ -41,6 +42,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--db", default=defaults.DEFAULT_DB, help="SQLite results file (default %(default)s)")
     p.add_argument("--format", choices=FORMATS, default="table")
     add_variants_option(p)
+    add_source_options(p)
     return p
 
 
@@ -54,16 +56,10 @@ def _one_int(text: str, what: str) -> int:
 
 
 def _models(args: argparse.Namespace) -> list[str]:
-    import zoo
-    from zoo.registry import UnknownModelError
-
     load_variants(args)
     if args.models.strip() == defaults.DEFAULT_MODELS_KEYWORD:
         return list(defaults.DEFAULT_MODELS)
-    try:
-        names = zoo.resolve_patterns(args.models)
-    except UnknownModelError as exc:
-        raise BenchError(str(exc)) from None
+    names = resolve_models(args.models, args)  # zoo names, wildcards and model sources (timm:, tv:, ...)
     if not names:
         raise BenchError(f"'{args.models}' selects no model")
     return names

@@ -8,6 +8,7 @@ from pathlib import Path
 from bench import defaults
 from bench.commands.compare_cmd import FORMATS, add_gate_arguments, gate_settings, json_report, text_report
 from bench.errors import BenchError
+from bench.model_args import SOURCES_HELP, add_source_options, resolve_models
 
 _DESCRIPTION = """\
 Gate latency on a shared machine: check the baseline revision REF out in a temporary git
@@ -28,7 +29,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--baseline", required=True, metavar="REF", help="git revision to compare against (e.g. origin/main)")
     p.add_argument("--models", default=defaults.DEFAULT_MODELS_KEYWORD,
-                   help="model names or wildcards, comma-separated (default: bench run's 'default' subset)")
+                   help="model names or wildcards, comma-separated (default: bench run's 'default' subset); "
+                        + SOURCES_HELP.replace("%", "%%") + " A relative PATH.py is each revision's own copy")
+    add_source_options(p)
     p.add_argument("--rounds", default="3", help="rounds, each with fresh processes (default %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | mobile (default %(default)s)")
     p.add_argument("--batch", default="1", help="batch sizes, comma-separated (default 1)")
@@ -59,21 +62,17 @@ def _one_int(text: str, what: str) -> int:
 
 
 def _settings(args: argparse.Namespace):
-    import zoo
     from bench.grid import parse_int_list, parse_positive_float
     from bench.regress import RegressSettings
     from devices.registry import canonical_name
-    from zoo.registry import UnknownModelError
 
     device = canonical_name(args.device)
     rounds = _one_int(args.rounds, "rounds")
     if args.models.strip() == defaults.DEFAULT_MODELS_KEYWORD:
         models = tuple(defaults.DEFAULT_MODELS)
     else:
-        try:  # names are resolved in the working tree; a model the baseline lacks is reported per cell
-            models = tuple(zoo.resolve_patterns(args.models))
-        except UnknownModelError as exc:
-            raise BenchError(str(exc)) from None
+        # names are resolved in the working tree; a model the baseline lacks is reported per cell
+        models = tuple(resolve_models(args.models, args))
     if not models:
         raise BenchError("--models selects no model")
     return RegressSettings(models=models, device=device, rounds=rounds, batches=parse_int_list(args.batch, "batch"),
@@ -81,7 +80,8 @@ def _settings(args: argparse.Namespace):
                            max_time_s=parse_positive_float(args.max_time, "max-time"),
                            warmup_max_time_s=parse_positive_float(args.warmup_max_time, "warmup-max-time"),
                            burst_ms=parse_positive_float(args.burst_ms, "burst-ms"),
-                           min_samples=_one_int(args.min_samples, "min-samples"), pin=not args.no_pin)
+                           min_samples=_one_int(args.min_samples, "min-samples"), pin=not args.no_pin,
+                           input_size=args.input_size)
 
 
 def round_lines(result) -> list[str]:
