@@ -19,6 +19,18 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _forget_user_models():
+    """User model sources (timm:, tv:, PATH.py:NAME, PATH.pt2) a test registered in this process are
+    forgotten after it, so later tests see only the zoo (tests that count `list_models()`)."""
+    from zoo import sources
+
+    before = set(sources._SOURCES)
+    yield
+    for name in set(sources._SOURCES) - before:
+        sources.unregister_source(name)
+
+
 @pytest.fixture
 def variants(tmp_path, monkeypatch):
     """An empty derived-variants folder; variants registered during the test are removed after it."""
