@@ -8,17 +8,8 @@ import torch
 
 from bench import api
 from bench.errors import BenchError
-from zoo import sources
 
 FAST = dict(max_time_s=0.05, ci=0.5)
-
-
-@pytest.fixture
-def user_models():
-    before = set(sources._SOURCES)
-    yield
-    for name in set(sources._SOURCES) - before:
-        sources.unregister_source(name)
 
 
 class Small(torch.nn.Module):
@@ -31,7 +22,7 @@ class Small(torch.nn.Module):
         return self.bn(self.conv(x)).mean((2, 3))
 
 
-def test_benchmark_module_returns_stats_costs_and_frame(user_models):
+def test_benchmark_module_returns_stats_costs_and_frame():
     r = api.benchmark(Small(), example=torch.randn(2, 3, 16, 16), name="small", threads=1, **FAST)
     cell = r.cells[0]
     assert cell.status == "ok" and cell.batch == 2
@@ -45,7 +36,7 @@ def test_benchmark_module_returns_stats_costs_and_frame(user_models):
     assert r.fingerprint.get("device") == "cpu"
 
 
-def test_benchmark_names_store_and_load_results(tmp_path, user_models):
+def test_benchmark_names_store_and_load_results(tmp_path):
     db = tmp_path / "r.sqlite"
     r = api.benchmark("resnet20_cifar,examples/my_net.py:MyNet", input_size=(3, 32, 32), db=db, threads=1, **FAST)
     assert [c.model for c in r.cells] == ["resnet20_cifar", "examples/my_net.py:MyNet"]
@@ -54,7 +45,7 @@ def test_benchmark_names_store_and_load_results(tmp_path, user_models):
     assert sorted(df["model"]) == sorted(c.model for c in r.cells)
 
 
-def test_api_errors_are_bench_errors(tmp_path, user_models):
+def test_api_errors_are_bench_errors(tmp_path):
     with pytest.raises(BenchError, match="unknown timm model"):
         api.benchmark("timm:not_a_model_xyz")
     with pytest.raises(BenchError, match="needs an input size"):

@@ -37,15 +37,6 @@ VALUE = 7
 
 
 @pytest.fixture
-def user_models():
-    """Forget every user model a test registered."""
-    before = set(sources._SOURCES)
-    yield
-    for name in set(sources._SOURCES) - before:
-        sources.unregister_source(name)
-
-
-@pytest.fixture
 def net_file(tmp_path):
     path = tmp_path / "net.py"
     path.write_text(NET)
@@ -58,7 +49,7 @@ def _err_line(capsys):
     return err
 
 
-def test_file_source_records_path_hash_and_kwargs(net_file, user_models):
+def test_file_source_records_path_hash_and_kwargs(net_file):
     spec = f"{net_file}:Net?width=6"
     assert sources.resolve_source(spec, input_size="3x16x16") == [spec]
     info = sources.source_of(spec)
@@ -72,7 +63,7 @@ def test_file_source_records_path_hash_and_kwargs(net_file, user_models):
     assert zoo.get_meta(spec).input_size == (3, 16, 16) and zoo.get_meta(spec).family == "user"
 
 
-def test_factory_with_kwargs_and_top1(net_file, user_models):
+def test_factory_with_kwargs_and_top1(net_file):
     spec = f"{net_file}:factory?width=3"
     sources.resolve_source(spec, input_size=(3, 8, 8), top1=71.5, dataset="cifar10")
     import zoo
@@ -82,7 +73,7 @@ def test_factory_with_kwargs_and_top1(net_file, user_models):
     assert meta.dataset == "cifar10"
 
 
-def test_timm_wildcard_and_library_input_size(user_models):
+def test_timm_wildcard_and_library_input_size():
     import timm
 
     names = sources.resolve_source("timm:test_efficientnet*")
@@ -95,7 +86,7 @@ def test_timm_wildcard_and_library_input_size(user_models):
     assert info.kind == "timm" and info.library_version == timm.__version__
 
 
-def test_torchvision_alias_and_reported_metadata(user_models):
+def test_torchvision_alias_and_reported_metadata():
     import torchvision
     import zoo
 
@@ -107,7 +98,7 @@ def test_torchvision_alias_and_reported_metadata(user_models):
     assert sources.source_of("tv:resnet18").library_version == torchvision.__version__
 
 
-def test_pt2_round_trip_matches_eager(tmp_path, net_file, user_models):
+def test_pt2_round_trip_matches_eager(tmp_path, net_file):
     import zoo
     from bench.runner import checked_deploy_form
 
@@ -127,14 +118,14 @@ def test_pt2_round_trip_matches_eager(tmp_path, net_file, user_models):
     assert "does not accept batch 2" in sources.exported_batch_ok(str(path), 2)
 
 
-def test_deploy_form_checked_equal_for_timm_reparameterize(user_models):
+def test_deploy_form_checked_equal_for_timm_reparameterize():
     from bench.runner import checked_deploy_form
 
     sources.resolve_source("timm:test_byobnet")
     assert isinstance(checked_deploy_form("timm:test_byobnet"), torch.nn.Module)
 
 
-def test_deploy_mismatch_is_refused(net_file, user_models, monkeypatch):
+def test_deploy_mismatch_is_refused(net_file, monkeypatch):
     from bench import runner
     from zoo.layers import reparam
 
@@ -171,7 +162,7 @@ def test_deploy_mismatch_is_refused(net_file, user_models, monkeypatch):
     ("{dir}/missing.pt2", [], "not found"),
     ("{dir}/net.py:Net", ["--input-size", "3x8x8", "--batch", "2"], None),  # valid: checked below
 ])
-def test_errors_one_line_exit_2(tmp_path, capsys, user_models, net_file, model, extra, text):
+def test_errors_one_line_exit_2(tmp_path, capsys, net_file, model, extra, text):
     (tmp_path / "broken.py").write_text("x = 1 / 0\n")
     db = tmp_path / "r.sqlite"
     rc = main(["run", "--device", "cpu", "--models", model.format(dir=tmp_path), *extra, "--db", str(db), *TINY])
@@ -183,7 +174,7 @@ def test_errors_one_line_exit_2(tmp_path, capsys, user_models, net_file, model, 
     assert not db.exists()
 
 
-def test_pt2_static_batch_refused(tmp_path, capsys, user_models):
+def test_pt2_static_batch_refused(tmp_path, capsys):
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten()).eval()
     path = tmp_path / "static.pt2"
     torch.export.save(torch.export.export(model, (torch.randn(1, 3, 8, 8),)), str(path))
@@ -198,7 +189,7 @@ def test_input_size_without_source_is_refused(tmp_path, capsys):
     assert "apply to model sources" in _err_line(capsys)
 
 
-def test_run_mixes_sources_and_zoo_and_stores_source(tmp_path, capsys, user_models):
+def test_run_mixes_sources_and_zoo_and_stores_source(tmp_path, capsys):
     db = tmp_path / "r.sqlite"
     argv = ["run", "--device", "cpu", "--models", "timm:test_efficientnet,tv:resnet18,resnet20_cifar",
             "--threads", "1", "--db", str(db), "--format", "json", *TINY]
@@ -212,7 +203,7 @@ def test_run_mixes_sources_and_zoo_and_stores_source(tmp_path, capsys, user_mode
     assert "source" not in json.loads(stored["resnet20_cifar"])
 
 
-def test_example_file_runs(tmp_path, capsys, user_models):
+def test_example_file_runs(tmp_path, capsys):
     db = tmp_path / "r.sqlite"
     argv = ["run", "--device", "cpu", "--models", "examples/my_net.py:MyNet", "--input-size", "3x32x32",
             "--db", str(db), "--format", "json", *TINY]
@@ -221,7 +212,7 @@ def test_example_file_runs(tmp_path, capsys, user_models):
     assert rows[0]["status"] == "ok" and rows[0]["model"] == "examples/my_net.py:MyNet"
 
 
-def test_costs_of_sources_match_in_process_count(capsys, user_models):
+def test_costs_of_sources_match_in_process_count(capsys):
     from bench.costs import model_costs
 
     assert main(["costs", "tv:resnet18,examples/my_net.py:MyNet", "--input-size", "3x32x32", "--format", "json",
@@ -233,7 +224,7 @@ def test_costs_of_sources_match_in_process_count(capsys, user_models):
     assert rows["examples/my_net.py:MyNet"]["macs"] == direct.macs > 0
 
 
-def test_report_labels_user_reported_top1_from_stored_source(tmp_path, capsys, user_models):
+def test_report_labels_user_reported_top1_from_stored_source(tmp_path, capsys):
     from bench.api import load_results
     from bench.report.data import add_metadata
 
@@ -251,7 +242,7 @@ def test_report_labels_user_reported_top1_from_stored_source(tmp_path, capsys, u
 
 
 @pytest.mark.slow  # ExecuTorch export + XNNPACK lowering of a real timm model: minutes on 2 cores
-def test_mobile_runs_a_timm_model(tmp_path, capsys, user_models):
+def test_mobile_runs_a_timm_model(tmp_path, capsys):
     from devices import mobile
 
     if mobile.executorch_version() is None:
