@@ -9,8 +9,9 @@ import torch.nn as nn
 
 from bench.claims.depth import sequential_depth
 from bench.claims.layer_ops import LayerOp
-from bench.claims.verdicts import (INCONCLUSIVE, MIXED, NOT_MEASURED, REFUTED, SUPPORTED, Timed, exact_verdict,
-                                   faster_verdict, spearman_exact, trend_verdict)
+from bench.claims.verdicts import (EQUIVALENT, INCONCLUSIVE, MIXED, NOT_MEASURED, REFUTED, SUPPORTED, UNDECIDED,
+                                   Timed, exact_verdict, faster_verdict, pair_outcome, spearman_exact,
+                                   trend_verdict)
 from zoo.layers.conv_kinds import ConvKind, conv_bn
 from zoo.layers.hetconv import HetConv2d
 
@@ -27,9 +28,30 @@ def test_faster_verdicts_on_synthetic_samples():
     assert faster_verdict([(ref[0], fast)])[0] == REFUTED
     mixed = faster_verdict([(fast, ref[0]), (ref[1], slow)])
     assert mixed[0] == MIXED and "faster in 1/2, slower in 1/2" in mixed[1][0]
+    # no difference, measured precisely: shown to be within the ±2 % margin; measured loosely: undecided
     a, b = timed("c", "a", 1.0, seed=1), timed("c", "b", 1.0, seed=2)
+    assert faster_verdict([(a, b)])[0] == EQUIVALENT
+    a, b = timed("c", "a", 1.0, spread=0.2, seed=1), timed("c", "b", 1.0, spread=0.2, seed=2)
     assert faster_verdict([(a, b)])[0] == INCONCLUSIVE
     assert faster_verdict([])[0] == NOT_MEASURED
+
+
+def test_significant_effect_below_the_margin_is_not_called_faster_or_slower():
+    # 1 % slower with 0.3 % noise over 400 samples: significant, but inside the ±2 % practical margin
+    a, b = timed("c", "a", 1.01, n=400, spread=0.003, seed=5), timed("c", "b", 1.0, n=400, spread=0.003, seed=6)
+    assert pair_outcome(a.samples_ms, b.samples_ms).significant
+    verdict, lines = faster_verdict([(a, b)])
+    assert verdict == EQUIVALENT and "equivalent within ±2%" in lines[0]
+    # the same 1 % effect with a 0.5 % margin is a decided "slower"
+    assert faster_verdict([(a, b)], margin=0.005)[0] == REFUTED
+
+
+def test_effect_straddling_the_margin_is_undecided_not_flipped():
+    # 2 % slower: significant, but the CI reaches into the margin band on one side
+    a, b = timed("c", "a", 1.02, n=200, spread=0.02, seed=7), timed("c", "b", 1.0, n=200, spread=0.02, seed=8)
+    out = pair_outcome(a.samples_ms, b.samples_ms)
+    assert out.outcome == UNDECIDED
+    assert faster_verdict([(a, b)])[0] == INCONCLUSIVE
 
 
 def test_small_noisy_differences_are_not_called_significant():
@@ -129,3 +151,113 @@ def test_tiny_study_end_to_end(tmp_path):
     rows = (tmp_path / md.name.replace(".md", "-layers.csv")).read_text().count("\n")
     assert rows == len(result.layers) + len(result.calibration) + len(result.networks) + 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(study.report_files(run.target, run.fingerprint))
+
+
+# -- sequential sampling: more rounds while a pair is undecided ---------------------------------
+
+class FakeGroup:
+    """Two operators with known latency distributions, timed in rounds on a fake clock."""
+
+    def __init__(self, centers, spread, seed=0):
+        self.centers, self.spread = centers, spread
+        self.rng = np.random.default_rng(seed)
+        self.now = 0.0
+        self.rounds = []  # rounds asked for, per extension
+
+    def clock(self):
+        return self.now
+
+    def draw(self, rounds):
+        out = [list(c * (1 + self.spread * self.rng.standard_normal(rounds))) for c in self.centers]
+        self.now += rounds * sum(self.centers) / 1000  # a round takes the sum of its operators' ms
+        return out
+
+    def measure(self, rounds, budget_s):
+        self.rounds.append(rounds)
+        return self.draw(rounds)
+
+
+def test_borderline_effect_gets_more_rounds_and_then_a_decision():
+    from bench.claims.sequential import STOP_DECIDED, extend_until_decided
+    from bench.claims.verdicts import SLOWER
+
+    extended = 0
+    for seed in range(6):  # 4 % slower, 4 % noise: 10 rounds often cannot tell
+        g = FakeGroup((1.04, 1.0), spread=0.04, seed=seed)
+        seq = extend_until_decided(g.draw(10), [(0, 1)], g.measure, looks=3, max_rounds=500, max_time_s=60,
+                                   clock=g.clock)
+        assert seq.stop == STOP_DECIDED and seq.outcomes == [SLOWER] and seq.note() == "", seed
+        assert len(seq.samples[0]) == 10 + sum(g.rounds) == len(seq.samples[1])
+        assert seq.looks == 1 + len(g.rounds)  # one look per extension, after the first
+        extended += bool(g.rounds)
+    assert extended >= 3  # most needed more rounds before the decision
+    # a clear effect is decided at the first look, without extra rounds
+    g = FakeGroup((1.5, 1.0), spread=0.03, seed=2)
+    seq = extend_until_decided(g.draw(10), [(0, 1)], g.measure, looks=3, max_rounds=500, max_time_s=60,
+                               clock=g.clock)
+    assert seq.looks == 1 and g.rounds == [] and seq.stop == STOP_DECIDED
+
+
+def test_every_look_tests_at_alpha_split_over_the_looks(monkeypatch):
+    import bench.claims.sequential as sequential
+    from bench.claims.sequential import look_alpha
+
+    seen = []
+    real = sequential.pair_outcome
+
+    def spy(cand, ref, alpha, margin):
+        seen.append(alpha)
+        return real(cand, ref, alpha, margin)
+
+    monkeypatch.setattr(sequential, "pair_outcome", spy)
+    g = FakeGroup((1.0, 1.0), spread=0.3, seed=3)  # never decided: uses every look
+    seq = sequential.extend_until_decided(g.draw(10), [(0, 1)], g.measure, looks=4, alpha=0.01, max_rounds=10_000,
+                                          max_time_s=1e9, clock=g.clock)
+    assert seq.looks == 4 and seq.stop == sequential.STOP_LOOKS and "undecided" in seq.note()
+    assert seen == [pytest.approx(0.01 / 4)] * 4 and look_alpha(0.01, 4) == pytest.approx(0.0025)
+    with pytest.raises(ValueError):
+        look_alpha(0.01, 0)
+
+
+def test_extension_respects_the_time_and_round_caps_on_a_fake_clock():
+    from bench.claims.sequential import STOP_ROUNDS, STOP_TIME, extend_until_decided
+
+    # rounds of 200 ms and a 3 s extension cap: 4x growth would want 30 more rounds (6 s)
+    g = FakeGroup((100.0, 100.0), spread=0.3, seed=4)
+    first = g.draw(10)
+    start = g.now
+    seq = extend_until_decided(first, [(0, 1)], g.measure, looks=5, max_rounds=10_000, max_time_s=3.0,
+                               clock=g.clock)
+    assert seq.stop == STOP_TIME and g.now - start <= 3.0 and g.rounds
+    # a round cap: never more rounds in all than max_rounds
+    g = FakeGroup((1.0, 1.0), spread=0.3, seed=5)
+    seq = extend_until_decided(g.draw(10), [(0, 1)], g.measure, looks=5, max_rounds=55, max_time_s=1e9,
+                               clock=g.clock)
+    assert seq.stop == STOP_ROUNDS and len(seq.samples[0]) <= 55 and g.rounds
+
+
+def test_study_verdicts_use_the_split_alpha(monkeypatch):
+    import bench.claims.hetconv_study as hs
+    from bench.claims.hetconv_config import QUICK
+    from bench.claims.verdicts import ALPHA
+
+    alphas = []
+    monkeypatch.setattr(hs, "faster_verdict", lambda pairs, alpha: (alphas.append(alpha), (NOT_MEASURED, []))[1])
+    hs.compute_verdicts(hs.StudyResult(replace(QUICK, looks=3), "cpu", {}))
+    assert alphas and all(a == pytest.approx(ALPHA / 3) for a in alphas)
+
+
+def test_decision_pairs_of_a_layer_group():
+    from bench.claims.hetconv_config import QUICK
+    from bench.claims.hetconv_study import compared_ops, choose_impls, layer_pairs, network_pairs, ops_for
+
+    cfg = replace(QUICK, parts=(1, 4, 0), impls=("grouped", "folded"))
+    cands = ops_for(16, cfg)
+    ops = compared_ops(cands, choose_impls(cands, [1.0] * len(cands), cfg.impls), ())
+    pairs = {(ops[c][0].label, ops[r][0].label) for c, r in layer_pairs(ops, 16, cfg)}
+    het = {op.part: op.label for op, how in ops if how}
+    std = next(op.label for op, _ in ops if op.kind == "standard")
+    dwc = next(op.label for op, _ in ops if op.kind == "dwc_pwc")
+    assert pairs == {(het[4], std), (het[16], std), (het[16], dwc)}  # P1 is a standard conv: not compared
+    assert network_pairs(["vgg16_cifar", "vgg16_cifar_pc", "vgg16_cifar_dwc_pwc"]) == [(1, 2)]
+    assert network_pairs(["vgg16_cifar"]) == []

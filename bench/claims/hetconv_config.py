@@ -33,6 +33,13 @@ class StudyConfig:
     calibration_samples: int = 5  # rounds of the calibration pass that picks each P's impl (and sizes the budget)
     calibration_max_time_s: float = 3.0
     warmup_max_time_s: float = 4.0
+    # sequential sampling (bench.claims.sequential): at most `looks` looks per group, each at ALPHA / looks;
+    # while a pair the verdicts use is undecided, rounds grow `growth`-fold, up to `max_rounds` rounds in all
+    # and `extend_max_time_s` seconds of extension per group
+    looks: int = 3
+    growth: float = 4.0
+    max_rounds: int = 500
+    extend_max_time_s: float = 20.0
 
 
 ALL_PARTS = (1, 2, 4, 8, 16, 32, 64, 0)
@@ -65,6 +72,8 @@ QUICK = StudyConfig(
     calibration_samples=3,
     calibration_max_time_s=1.0,
     warmup_max_time_s=2.0,
+    max_rounds=200,
+    extend_max_time_s=15.0,
 )
 
 

@@ -10,13 +10,17 @@ batch) is measured twice, interleaved (A B C A B C ...) so drift hits all alike:
 
 The fresh pass gets `min_samples` rounds (what a ratio-of-medians verdict needs), its time budget
 grown to fit them up to `case_max_time_s`; a case that cannot fit them gets fewer and its verdict
-evidence says so. Results are matched to operators by index only, never by the order in which
-the timing core happened to call them. Verdicts come from `bench.claims.verdicts` and are only
-"supported"/"refuted" on significant evidence.
+evidence says so. Then, while a pair the verdicts compare in that group is undecided (neither
+decided beyond the practical margin nor shown equivalent within it), the group gets more rounds,
+up to `looks` looks, `max_rounds` rounds and `extend_max_time_s` seconds (`bench.claims.sequential`);
+every look, and the verdict, tests at ALPHA / looks. Results are matched to operators by index only,
+never by the order in which the timing core happened to call them. Verdicts come from
+`bench.claims.verdicts` and are only "supported"/"refuted" on significant evidence beyond the margin.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from statistics import median
@@ -28,7 +32,8 @@ from bench.claims.base import OnResult, Progress, StudyCell
 from bench.claims.depth import sequential_depth
 from bench.claims.hetconv_config import StudyConfig, resolve_part
 from bench.claims.layer_ops import KERNEL, LayerOp
-from bench.claims.verdicts import (NOT_MEASURED, Timed, Verdict, exact_verdict, faster_verdict, pair_ratios,
+from bench.claims.sequential import extend_until_decided, look_alpha
+from bench.claims.verdicts import (ALPHA, NOT_MEASURED, Timed, Verdict, exact_verdict, faster_verdict, pair_ratios,
                                    trend_verdict)
 from bench.timing import Measurement, measure_interleaved
 from zoo.layers.hetconv import hetconv_macs
@@ -222,14 +227,70 @@ def _calibrate(device, fns, cfg: StudyConfig) -> list[Measurement]:
                  ci_target=CALIBRATION_CI)
 
 
+def layer_pairs(ops: list[tuple[LayerOp, str]], channels: int, cfg: StudyConfig) -> list[tuple[int, int]]:
+    """(candidate, reference) indices into `ops` of the pairs the verdicts compare in one layer group:
+    each P's chosen impl vs standard (P < M, and PC), PC vs DWC+PWC, and grouped_streams vs its baseline."""
+    index = {op: i for i, (op, _) in enumerate(ops)}
+    std = next((i for op, i in index.items() if op.kind == "standard"), None)
+    dwc = next((i for op, i in index.items() if op.kind == "dwc_pwc"), None)
+    vs_std = {resolve_part(p, channels) for p in cfg.parts if p != 1 and (p == 0 or resolve_part(p, channels) < channels)}
+    pairs = []
+    for i, (op, how) in enumerate(ops):
+        if op.kind != "hetconv":
+            continue
+        if how and op.part in vs_std and std is not None:
+            pairs.append((i, std))
+        if how and op.part == channels and dwc is not None:
+            pairs.append((i, dwc))
+        base = LayerOp("hetconv", op.part, EXTRA_IMPL_BASELINE.get(op.impl, ""))
+        if base.impl and base in index:
+            pairs.append((i, index[base]))
+    return pairs
+
+
+def network_pairs(names: list[str]) -> list[tuple[int, int]]:
+    """The pair the verdicts compare in a network group: VGG-16 CIFAR PC vs DWC+PWC, when both are measured."""
+    if "vgg16_cifar_pc" in names and "vgg16_cifar_dwc_pwc" in names:
+        return [(names.index("vgg16_cifar_pc"), names.index("vgg16_cifar_dwc_pwc"))]
+    return []
+
+
+def _extend(device, fns, cfg: StudyConfig, meas: list[Measurement],
+            pairs: list[tuple[int, int]]) -> tuple[list[Measurement], str]:
+    """More rounds while a pair is undecided (bench.claims.sequential); the Measurements with every
+    round's samples, and a note when a pair stayed undecided."""
+    if not meas or not pairs:
+        return meas, ""
+
+    def more(rounds: int, budget_s: float) -> list[list[float]]:
+        # exactly `rounds` rounds (the CI rule must not stop an extension early); one warm-up round
+        got = measure_interleaved(fns, timer=device.timer(), ci_target=0.0, min_samples=min(rounds, 2),
+                                  max_iters=rounds, max_time_s=budget_s, warmup_cap=1,
+                                  warmup_max_time_s=cfg.warmup_max_time_s)
+        return [m.samples_ms for m in got]
+
+    seq = extend_until_decided([m.samples_ms for m in meas], pairs, more, looks=cfg.looks, growth=cfg.growth,
+                               max_rounds=cfg.max_rounds, max_time_s=cfg.extend_max_time_s)
+    out = []
+    for m, s in zip(meas, seq.samples):
+        m2 = replace(m, samples_ms=s, elapsed_s=m.elapsed_s + seq.extension_s, extra=dict(m.extra))
+        m2.extra.update({"looks": seq.looks, "sequential_stop": seq.stop})
+        out.append(m2)
+    return out, seq.note()
+
+
 def _time_planned(device, fns, cfg: StudyConfig, round_s: float, guard: Any = None,
-                  label: str = "") -> tuple[list[Measurement], str]:
-    """The group's fresh samples; with `guard` (bench.guard.Guard) checked before and after, retried while
-    contended, and every Measurement's `extra` says how the guard judged it."""
+                  label: str = "", pairs: list[tuple[int, int]] | None = None) -> tuple[list[Measurement], str]:
+    """The group's fresh samples, extended while one of `pairs` is undecided; with `guard` (bench.guard.Guard)
+    checked before and after, retried while contended, and every Measurement's `extra` says how the guard
+    judged it."""
     rounds, budget = plan_rounds(round_s, cfg)
+    seq_note = [""]
 
     def once() -> tuple[list[Measurement], None]:
-        return _time(device, fns, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target), None
+        meas = _time(device, fns, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target)
+        meas, seq_note[0] = _extend(device, fns, cfg, meas, pairs or [])
+        return meas, None
 
     if guard is None:
         meas, _ = once()
@@ -240,7 +301,7 @@ def _time_planned(device, fns, cfg: StudyConfig, round_s: float, guard: Any = No
         for m in meas:
             m.extra.update(guarded.fields())
         note = f"contended ({'; '.join(guarded.reasons)})" if guarded.contended else ""
-    notes = [n for n in (rounds_note(len(meas[0].samples_ms) if meas else 0, round_s, cfg), note) if n]
+    notes = [n for n in (rounds_note(len(meas[0].samples_ms) if meas else 0, round_s, cfg), seq_note[0], note) if n]
     return meas, "; ".join(notes)
 
 
@@ -280,7 +341,7 @@ def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (),
                 round_s = sum(cal_ms.get(op, 0.0) for op, _ in ops) / 1000
                 progress(f"layers C{channels} H{size} b{batch}: {len(ops)} operators")
                 meas, note = _time_planned(device, [run_of[op] for op, _ in ops], cfg, round_s, guard,
-                                           f"layers C{channels} H{size} b{batch}")
+                                           f"layers C{channels} H{size} b{batch}", layer_pairs(ops, channels, cfg))
             for (op, how), m in zip(ops, meas):
                 res = LayerResult(channels, size, batch, op, op.paper_macs(channels, size), depths[op], m.samples_ms,
                                   chosen_by=how, note=note)
@@ -312,7 +373,7 @@ def run_network_level(device, cfg: StudyConfig, on_result: OnResult | None = Non
                 on_result(StudyCell(f"{CALIBRATION}:{n}", fam, batch, None, mac), m)
             round_s = sum(median(m.samples_ms) for m in cal) / 1000
             progress(f"networks b{batch}: {len(names)} models")
-            meas, note = _time_planned(device, fns, cfg, round_s, guard, f"networks b{batch}")
+            meas, note = _time_planned(device, fns, cfg, round_s, guard, f"networks b{batch}", network_pairs(names))
         for n, fam, d, mac, m in zip(names, families, depths, macs, meas):
             out.append(NetworkResult(n, batch, mac, d, m.samples_ms, note))
             on_result(StudyCell(n, fam, batch, None, mac), m)
@@ -334,6 +395,7 @@ def _find(layers: list[LayerResult], case: str, kind: str) -> LayerResult | None
 def compute_verdicts(study: StudyResult) -> list[Verdict]:
     """The verdict table of the study (see the module docstring of bench.claims.verdicts)."""
     layers, nets = study.layers, study.networks
+    alpha = look_alpha(ALPHA, study.config.looks)  # the samples were looked at up to `looks` times
     cases = sorted({r.case for r in layers}, key=lambda c: [int(t[1:]) for t in c.split()])
     verdicts = []
 
@@ -350,7 +412,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
             het, std = chosen_hetconv(layers, case, part), _find(layers, case, "standard")
             if het and std and (p == 0 or part < channels):
                 pairs.append((het.timed(), std.timed()))
-        v, ev = faster_verdict(pairs)
+        v, ev = faster_verdict(pairs, alpha)
         speed = [f"{c.case}: {c.label} latency {r.p50 / c.p50:.2f}x vs MACs {r.macs / c.macs:.2f}x "
                  f"(realised {(r.p50 / c.p50) / (r.macs / c.macs):.0%})" for c, r in pairs]
         name = "PC (P = M)" if p == 0 else f"P{p}"
@@ -379,7 +441,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
     for b in sorted({r.batch for r in nets}):
         if ("vgg16_cifar_pc", b) in net and ("vgg16_cifar_dwc_pwc", b) in net:
             pairs.append((net["vgg16_cifar_pc", b].timed(), net["vgg16_cifar_dwc_pwc", b].timed()))
-    v, ev = faster_verdict(pairs)
+    v, ev = faster_verdict(pairs, alpha)
     verdicts.append(Verdict("At matched MACs, HetConv (P = M) is faster than DWC+PWC",
                             "PC vs DWC+PWC per layer case and VGG-16 CIFAR network", v, ev, pair_ratios(pairs)))
 
@@ -396,7 +458,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
                             "conv layers on the longest path of the torch.fx graph", v, ev))
 
     b1 = [(h, d) for h, d in pairs if h.case.endswith("b1")]
-    v, ev = faster_verdict(b1)
+    v, ev = faster_verdict(b1, alpha)
     verdicts.append(Verdict("The extra sequential layer of DWC+PWC shows in batch-1 latency",
                             "batch-1 cases of the matched-MACs comparison (PC vs DWC+PWC)", v, ev, pair_ratios(b1)))
 
@@ -408,7 +470,7 @@ def compute_verdicts(study: StudyResult) -> list[Verdict]:
                       and r.op.impl == EXTRA_IMPL_BASELINE["grouped_streams"]), None)
             if s and g:
                 pairs.append((s.timed(), g.timed()))
-    v, ev = faster_verdict(pairs)
+    v, ev = faster_verdict(pairs, alpha)
     if v == NOT_MEASURED and "grouped_streams" not in study.extra_impls:
         offered = ", ".join(study.extra_impls) or "none"
         ev = ["needs a target that runs HetConv's two branches concurrently (a 'grouped_streams' impl in the "

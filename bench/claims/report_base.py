@@ -24,9 +24,12 @@ from bench.report.tables import markdown_table
 from bench.report.writer import machine_slug
 
 VERDICT_RULES = ("Verdicts are 'supported' or 'refuted' only when every case is significant (Mann-Whitney U "
-                 "p < 0.01 and the bootstrap 95 % CI of the ratio of medians excludes 1); 'mixed' when the "
-                 "significant cases disagree or cover only some cases; 'inconclusive' when none is significant; "
-                 "'not measured' when the target cannot measure the claim.")
+                 "p < 0.01 / looks and the bootstrap 95 % CI of the ratio of medians excludes 1) and beyond the "
+                 "±2 % practical margin (that CI lies outside [1/1.02, 1.02]); 'equivalent' when every case is "
+                 "shown within ±2 % (two one-sided tests at the same level); 'mixed' when the decided cases "
+                 "disagree or cover only some cases; 'inconclusive' when none is decided; 'not measured' when the "
+                 "target cannot measure the claim. A group gets more rounds while a compared case is undecided, "
+                 "looked at up to 'looks' times (3), each look at p < 0.01 / looks (docs/claims.md).")
 
 
 def utc_stamp() -> str:

@@ -3,8 +3,17 @@ synthetic samples.
 
 A verdict says "supported" or "refuted" only when the evidence is statistically significant
 in every case it covers (Mann-Whitney U p < alpha AND the bootstrap CI of the ratio of medians
-excludes 1); significant evidence both ways is "mixed"; no significant difference anywhere is
-"inconclusive"; nothing measured is "not measured".
+excludes 1) AND the effect is larger than a practical margin (`PRACTICAL_MARGIN`, 2 %: the
+bootstrap 95 % CI of the ratio lies entirely beyond 1.02 or 1/1.02); significant evidence both
+ways, or in some cases only, is "mixed"; "equivalent" when every case is shown to be within the
+margin (two one-sided tests: the (1 - 2 alpha) CI of the ratio lies inside [1/1.02, 1.02]); no
+decided case is "inconclusive"; nothing measured is "not measured".
+
+Why the margin: a significant 1 % difference is real on that machine that day, but it flips
+sides between reruns (a cache layout, a frequency step); a claim about speed needs an effect a
+rerun keeps. Per pair the outcome is "faster", "slower", "equivalent" or "undecided"; the study
+(`bench.claims.sequential`) adds rounds to a group while one of its pairs is undecided, and then
+splits alpha across its looks (`alpha = ALPHA / looks`), so the criterion is never loosened.
 """
 from __future__ import annotations
 
@@ -17,10 +26,16 @@ from itertools import permutations
 import numpy as np
 from scipy.stats import rankdata
 
-from bench.significance import compare_samples
+from bench.significance import RatioTest, bootstrap_ratio_ci, compare_samples
 
 SUPPORTED, REFUTED, MIXED, INCONCLUSIVE, NOT_MEASURED = "supported", "refuted", "mixed", "inconclusive", "not measured"
+EQUIVALENT = "equivalent"  # every case within ±PRACTICAL_MARGIN (shown by two one-sided tests)
 ALPHA = 0.01
+PRACTICAL_MARGIN = 0.02  # effects within ±2 % are neither "faster" nor "slower" (ratio band [1/1.02, 1.02])
+# per-pair outcomes
+FASTER, SLOWER, SAME, UNDECIDED = "faster", "slower", "equivalent", "undecided"
+# resamples of the equivalence CI: its tails are at alpha / looks (e.g. 0.33 %), which needs more than the default
+EQUIVALENCE_BOOT = 4000
 
 
 @dataclass(frozen=True)
@@ -56,34 +71,83 @@ def pair_ratios(pairs: Sequence[tuple[Timed, Timed]]) -> dict[str, float]:
     return {f"{c.case}: {c.label} / {r.label}": c.p50 / r.p50 for c, r in pairs if r.p50 > 0}
 
 
-def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA) -> tuple[str, list[str]]:
+@dataclass(frozen=True)
+class PairOutcome:
+    """How one (candidate, reference) pair came out: FASTER, SLOWER, SAME (within the margin) or UNDECIDED.
+
+    `test` is the significance test (ratio = candidate / reference, 95 % CI); `equivalence_ci` the
+    (1 - 2 alpha) CI the equivalence test used (None when the pair was decided without it).
+    """
+
+    outcome: str
+    test: RatioTest
+    significant: bool
+    equivalence_ci: tuple[float, float] | None = None
+
+
+def margin_band(margin: float = PRACTICAL_MARGIN) -> tuple[float, float]:
+    """The ratios that count as "the same" within ±margin, symmetric in log: [1/(1+m), 1+m]."""
+    return 1 / (1 + margin), 1 + margin
+
+
+def pair_outcome(cand_ms: Sequence[float], ref_ms: Sequence[float], alpha: float = ALPHA,
+                 margin: float = PRACTICAL_MARGIN) -> PairOutcome:
+    """Decide one pair (ratio = median(cand) / median(ref)).
+
+    FASTER / SLOWER: significant at `alpha` (`RatioTest.significant`, unchanged) and the 95 % CI lies
+    entirely beyond the margin band; SAME: the (1 - 2 alpha) bootstrap CI lies inside the band (two
+    one-sided tests at `alpha`); else UNDECIDED (more samples may decide it).
+    """
+    t = compare_samples(ref_ms, cand_ms)
+    sig = t.significant(alpha)
+    lo_band, hi_band = margin_band(margin)
+    if sig and t.ci_high < lo_band:
+        return PairOutcome(FASTER, t, sig)
+    if sig and t.ci_low > hi_band:
+        return PairOutcome(SLOWER, t, sig)
+    eq = bootstrap_ratio_ci(ref_ms, cand_ms, confidence=1 - 2 * alpha, n_boot=EQUIVALENCE_BOOT)
+    same = eq[0] >= lo_band and eq[1] <= hi_band
+    return PairOutcome(SAME if same else UNDECIDED, t, sig, eq)
+
+
+def _pair_line(cand: Timed, ref: Timed, o: PairOutcome, margin: float) -> str:
+    """One evidence line: medians, ratio with its CI and p, and why the pair is not decided."""
+    t = o.test
+    line = (f"{cand.case}: {cand.label} {cand.p50:.4g} ms vs {ref.label} {ref.p50:.4g} ms, "
+            f"ratio {t.ratio:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], p={t.p_value:.2g}")
+    why = "; ".join(dict.fromkeys(n for n in (cand.note, ref.note) if n))
+    if o.outcome == SAME:
+        return line + f" (equivalent within ±{margin:.0%})"
+    if o.outcome == UNDECIDED and o.significant:
+        return line + f" (significant, but not shown beyond ±{margin:.0%}: undecided{f': {why}' if why else ''})"
+    if o.outcome == UNDECIDED:
+        return line + " (not significant" + (f": {why}" if why else "") + ")"
+    return line
+
+
+def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA,
+                   margin: float = PRACTICAL_MARGIN) -> tuple[str, list[str]]:
     """Is the first of each (candidate, reference) pair faster than the second?
 
-    supported: significantly faster in every pair; refuted: significantly slower in every pair;
-    mixed: significant both ways, or significant in some pairs only; inconclusive: never significant.
+    supported: faster beyond the margin in every pair (see `pair_outcome`); refuted: slower beyond
+    it in every pair; equivalent: within ±margin in every pair; mixed: decided faster/slower both
+    ways, or in some pairs only; inconclusive: no pair decided faster or slower, and not all equivalent.
     """
     if not pairs:
         return NOT_MEASURED, []
-    faster = slower = 0
-    lines = []
-    for cand, ref in pairs:
-        t = compare_samples(ref.samples_ms, cand.samples_ms)  # ratio = cand / ref
-        sig = t.significant(alpha)
-        if sig and t.ratio < 1:
-            faster += 1
-        elif sig and t.ratio > 1:
-            slower += 1
-        why = "; ".join(dict.fromkeys(n for n in (cand.note, ref.note) if n))
-        lines.append(f"{cand.case}: {cand.label} {cand.p50:.4g} ms vs {ref.label} {ref.p50:.4g} ms, "
-                     f"ratio {t.ratio:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], p={t.p_value:.2g}"
-                     f"{'' if sig else ' (not significant' + (f': {why}' if why else '') + ')'}")
+    outcomes = [pair_outcome(cand.samples_ms, ref.samples_ms, alpha, margin) for cand, ref in pairs]
+    lines = [_pair_line(c, r, o, margin) for (c, r), o in zip(pairs, outcomes)]
+    faster, slower, same = (sum(o.outcome == k for o in outcomes) for k in (FASTER, SLOWER, SAME))
     n = len(pairs)
+    if same == n:
+        return EQUIVALENT, lines
     return _tally(n, faster, slower, lines,
-                  f"faster in {faster}/{n}, slower in {slower}/{n} cases (significant at p<{alpha})")
+                  f"faster in {faster}/{n}, slower in {slower}/{n}, within ±{margin:.0%} in {same}/{n} cases "
+                  f"(significant at p<{alpha:.2g} and beyond ±{margin:.0%})")
 
 
 def _tally(n: int, pro: int, con: int, lines: list[str], mixed_summary: str) -> tuple[str, list[str]]:
-    """Verdict from counts of significant cases for (`pro`) and against (`con`) out of `n`."""
+    """Verdict from counts of decided cases for (`pro`) and against (`con`) out of `n`."""
     if pro == n:
         return SUPPORTED, lines
     if con == n:
