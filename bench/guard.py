@@ -154,9 +154,15 @@ def gemm_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -
     return run
 
 
-def kernel_factory_for(target: str) -> KernelFactory:
-    """The calibration kernel for a target: a GPU GEMM for cuda when a GPU is present, else the host GEMM."""
+def kernel_factory_for(target: str, device: Any = None) -> KernelFactory:
+    """The calibration kernel for a target: the device's own (`Device.calibration_kernel`, e.g. a .pte on
+    ExecuTorch for mobile) when it provides one, else a GPU GEMM for cuda when a GPU is present, else the
+    host GEMM."""
     def factory(threads: int | None, dtype: str) -> Callable[[], float]:
+        own = getattr(device, "calibration_kernel", None)
+        kernel = own(threads, dtype) if own is not None else None
+        if kernel is not None:
+            return kernel
         if target == "cuda":
             import torch
 

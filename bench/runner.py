@@ -286,7 +286,7 @@ def make_guard(store: ResultStore, run_id: str, device: Device, settings: GuardS
         return None
     from bench import guard_store
 
-    return Guard(settings, kernel_factory_for(device.name), host_bound=device.name != "cuda",
+    return Guard(settings, kernel_factory_for(device.name, device), host_bound=device.name != "cuda",
                  on_reading=lambda r: guard_store.add_reading(store, run_id, r))
 
 

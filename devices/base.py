@@ -201,6 +201,13 @@ class Device(ABC):
         """Thread count used when the grid does not name one."""
         return torch.get_num_threads()
 
+    def calibration_kernel(self, threads: int | None, dtype: str) -> Callable[[], float] | None:
+        """The contention guard's yardstick on this target's own runtime: a callable that times a fixed
+        block of work and returns ms per unit (bench.guard). None (default): the guard's torch GEMM
+        (host, or GPU on cuda). A target whose runtime is not torch's provides its own, so the guard
+        times the runtime it measures (a torch GEMM timed beside another runtime's threadpool drifts)."""
+        return None
+
     def cleanup(self) -> None:
         """After a cell (or a group of models prepared together): release per-cell resources and
         restore any process-wide setting `prepare` changed, so no device state outlives a cell.

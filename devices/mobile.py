@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -187,6 +187,40 @@ class HostPte:
         return self.method.execute([self.x])
 
 
+CALIBRATION_SIDE = 256  # the calibration GEMM: 256x256 @ 256x256, ~0.3 ms on one x86 core (as bench.guard's)
+CALIBRATION_REPS = 15  # executions per calibration reading
+_calibration_pte: dict[str, bytes] = {}  # per process: the calibration program is exported once per run
+
+
+def calibration_pte() -> bytes:
+    """The calibration program: one fp32 GEMM lowered to XNNPACK, exported on first use and cached."""
+    if "gemm" not in _calibration_pte:
+        torch.manual_seed(0)
+        gemm = nn.Linear(CALIBRATION_SIDE, CALIBRATION_SIDE, bias=False)
+        _calibration_pte["gemm"] = export_pte(gemm, torch.randn(CALIBRATION_SIDE, CALIBRATION_SIDE))
+    return _calibration_pte["gemm"]
+
+
+def pte_calibration_kernel(threads: int | None, reps: int = CALIBRATION_REPS) -> Callable[[], float]:
+    """A callable timing `reps` executions of the calibration .pte on the ExecuTorch runtime, in ms per
+    execution (3 warm-up executions first: the first ones pay XNNPACK's packing and allocation)."""
+    program, method = load_pte_method(calibration_pte())
+    x = torch.randn(CALIBRATION_SIDE, CALIBRATION_SIDE)
+
+    def run() -> float:
+        set_xnnpack_threads(threads)  # the run's threads; a no-op when the pool already has them
+        _ = program  # held so the program outlives its method
+        times = []
+        for i in range(reps + 3):
+            t0 = time.perf_counter_ns()
+            method.execute([x])
+            if i >= 3:
+                times.append((time.perf_counter_ns() - t0) / 1e6)
+        return sum(times) / len(times)
+
+    return run
+
+
 def self_timed(fn) -> float:
     """Timer for callables that report their own latency in ms (the adb runner's blocks)."""
     return float(fn())
@@ -285,6 +319,14 @@ class MobileDevice(Device):
     def default_threads(self) -> int:
         """Current size of ExecuTorch's thread pool (the runner's own default in adb mode)."""
         return xnnpack_threads()
+
+    def calibration_kernel(self, threads: int | None, dtype: str) -> Callable[[], float] | None:
+        """Host mode: a one-GEMM XNNPACK .pte run through executorch.runtime, so the guard's yardstick
+        shares the runtime and threadpool the cells use; adb mode: None (the host GEMM: the phone is
+        not the host, so the host's load is what the guard can see)."""
+        if self.adb_runner is not None:
+            return None
+        return pte_calibration_kernel(threads)
 
     def timer(self):
         """Host mode: perf_counter_ns around `execute`; adb mode: the runner's own timing."""

@@ -259,3 +259,18 @@ def test_claim_repeat_aggregates_fresh_processes(tmp_path, monkeypatch, capsys):
     assert "unstable" in printed and "supported, mixed" in printed
     (md,) = out.glob("*-repeats.md")
     assert "| claim B | supported | supported, supported |" in md.read_text()
+
+
+def test_device_provides_its_own_calibration_kernel():
+    from bench.guard import kernel_factory_for
+
+    class OwnKernel(CpuDevice):
+        def calibration_kernel(self, threads, dtype):
+            return lambda: 42.0 + (threads or 0)
+
+    assert kernel_factory_for("cpu", OwnKernel())(2, "fp32")() == 44.0
+    # a device without one gets the torch GEMM (ms per GEMM, positive)
+    assert CpuDevice().calibration_kernel(1, "fp32") is None
+    assert kernel_factory_for("cpu", CpuDevice())(1, "fp32")() > 0
+    g = Guard(SETTINGS, kernel_factory_for("cpu", OwnKernel()), cores=2, load=lambda: 0.0)
+    assert g.baseline(1) == 43.0 and not g.check("cell", 1).reasons

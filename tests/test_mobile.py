@@ -138,3 +138,23 @@ def test_get_device_mobile_unavailable_message(monkeypatch):
     monkeypatch.setattr(mobile, "executorch_version", lambda: None)
     with pytest.raises(BenchError, match="device 'arm' is not available: executorch is not installed"):
         get_device("arm")
+
+
+@has_executorch
+@pytest.mark.slow  # exports a .pte and loads the executorch runtime
+def test_mobile_calibration_kernel_runs_a_pte_on_executorch_and_is_exported_once(monkeypatch):
+    from bench.guard import kernel_factory_for
+
+    exports = []
+    real = mobile.export_pte
+    monkeypatch.setattr(mobile, "export_pte", lambda m, x: exports.append(type(m).__name__) or real(m, x))
+    monkeypatch.setattr(mobile, "_calibration_pte", {})
+    dev = MobileDevice()
+    kernel = kernel_factory_for("mobile", dev)(1, "fp32")
+    first, second = kernel(), kernel()
+    assert first > 0 and second > 0
+    # the guard uses the device's own kernel, and a second kernel (another threads key) reuses the export
+    kernel_factory_for("mobile", dev)(2, "fp32")()
+    assert exports == ["Linear"]
+    # adb mode measures a phone: the guard falls back to the host GEMM there
+    assert MobileDevice(adb_runner=object()).calibration_kernel(1, "fp32") is None
