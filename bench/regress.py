@@ -148,6 +148,7 @@ class CellSamples:
     impl: str | None = None
     samples_ms: list[float] = field(default_factory=list)
     warmup_ms: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # the contention guard's fields (bench.guard), if on
 
 
 @dataclass
@@ -318,13 +319,30 @@ def _store_round(db: Path, fingerprint: dict[str, Any], settings: RegressSetting
             store.add_result(run_id, store_cell(cell, fingerprint.get("threads", cell.threads)),
                              summarize(s.samples_ms) if s.samples_ms else None, s.samples_ms,
                              status=s.status, message=s.message, impl=s.impl, warmup_iters=len(s.warmup_ms),
-                             stop_reason="regress")
+                             stop_reason="regress", extra=dict(s.extra) or None)
         store.finish_run(run_id)
 
 
+def guarded_measure_cell(workers: dict[str, Worker], cell: Cell, settings: RegressSettings,
+                         guard: Any = None) -> dict[str, CellSamples]:
+    """`measure_cell`, with `guard` (bench.guard.Guard) checked before and after and the cell re-measured
+    while contended; both sides carry the guard's fields (`contended`, reasons, drift) in `extra`.
+
+    The guard runs in this (driver) process: the workers are busy only while a cell is measured, so
+    the calibration GEMM between cells sees the machine, not the workers."""
+    if guard is None:
+        return measure_cell(workers, cell, settings)
+    guarded = guard.run(f"{cell.model} b{cell.batch}", lambda: (measure_cell(workers, cell, settings), None),
+                        settings.threads)
+    for side in guarded.value.values():
+        side.extra.update(guarded.fields())
+    return guarded.value
+
+
 def run_round(revisions: dict[str, Revision], settings: RegressSettings, dbs: dict[str, Path], spawn: Spawn,
-              log: Callable[[str], None], label: str = "") -> None:
-    """Start one worker per revision, measure every cell in alternating bursts, store one run per revision."""
+              log: Callable[[str], None], label: str = "", guard: Any = None) -> None:
+    """Start one worker per revision, measure every cell in alternating bursts (guarded when `guard` is
+    given), store one run per revision."""
     with ExitStack() as stack:
         workers: dict[str, Worker] = {}
         for name in (BASE, NEW):
@@ -332,10 +350,11 @@ def run_round(revisions: dict[str, Revision], settings: RegressSettings, dbs: di
             stack.callback(workers[name].close)
         results: dict[str, list[tuple[Cell, CellSamples]]] = {BASE: [], NEW: []}
         for cell in settings.cells():
-            measured = measure_cell(workers, cell, settings)
+            measured = guarded_measure_cell(workers, cell, settings, guard)
             for name in (BASE, NEW):
                 results[name].append((cell, measured[name]))
-            log(f"{label}{_cell_summary(cell, measured)}")
+            flag = " CONTENDED" if measured[BASE].extra.get("contended") else ""
+            log(f"{label}{_cell_summary(cell, measured)}{flag}")
         for name in (BASE, NEW):
             _store_round(dbs[name], workers[name].fingerprint, settings, revisions[name], results[name])
 
@@ -379,10 +398,33 @@ def per_round_changes(base_runs: Sequence[RunData], new_runs: Sequence[RunData])
     return out
 
 
+CONTENDED_NOTE = "measured under contention (bench.guard): re-measure on a quiet machine; not judged a regression"
+
+
+def demote_contended(comparison: Comparison, base: RunData, new: RunData) -> list[Cell]:
+    """A cell that either side measured under contention (in any round) is never a regression: its
+    verdict becomes `inconclusive` with a re-measure note. Returns the cells so marked."""
+    from bench.comparison import VERDICT_INCONCLUSIVE, VERDICT_NOT_COMPARABLE
+
+    marked = []
+    for c in comparison.cells:
+        key = c.key()
+        if any(side.cells.get(key) is not None and side.cells[key].contended for side in (base, new)):
+            if c.verdict != VERDICT_NOT_COMPARABLE:
+                c.regression = False
+                c.verdict = VERDICT_INCONCLUSIVE
+                c.note = "; ".join(n for n in (CONTENDED_NOTE, c.note) if n)
+            marked.append(key)
+    return marked
+
+
 def regress(ref: str, settings: RegressSettings, out_dir: Path, thresholds: Thresholds | None = None,
             alpha: float = 0.01, *, force: bool = False, repo: Path = REPO_ROOT, spawn: Spawn = WorkerProcess,
-            log: Callable[[str], None] = _say) -> RegressResult:
-    """Measure REF (in a temporary worktree) against the working tree in interleaved bursts, then compare."""
+            log: Callable[[str], None] = _say, guard: Any = None) -> RegressResult:
+    """Measure REF (in a temporary worktree) against the working tree in interleaved bursts, then compare.
+
+    With `guard` (bench.guard.Guard), every cell is guarded (`guarded_measure_cell`) and a contended
+    cell is `inconclusive`, never a regression (`demote_contended`)."""
     from bench.fingerprint import git_commit
 
     if settings.rounds < 1:
@@ -398,11 +440,14 @@ def regress(ref: str, settings: RegressSettings, out_dir: Path, thresholds: Thre
         revisions = {BASE: base_rev, NEW: Revision(NEW, "working tree", repo, git_commit())}
         log(f"baseline {ref} = {base_rev.commit[:12]} checked out in {base_rev.root}")
         for i in range(settings.rounds):
-            run_round(revisions, settings, dbs, spawn, log, label=f"round {i + 1}/{settings.rounds}: ")
+            run_round(revisions, settings, dbs, spawn, log, label=f"round {i + 1}/{settings.rounds}: ", guard=guard)
     base_runs, new_runs = all_runs_in_store(dbs[BASE]), all_runs_in_store(dbs[NEW])
     base = pool_runs(base_runs, f"{ref} ({base_rev.commit[:12]}), {len(base_runs)} round(s)")
     new = pool_runs(new_runs, f"working tree, {len(new_runs)} round(s)")
     base.interleaved = new.interleaved = True  # every round measured both revisions turn by turn
     comparison = compare_runs(base, new, thresholds, alpha=alpha, force=force)
+    contended = demote_contended(comparison, base, new)
+    if contended:
+        log(f"{len(contended)} cell(s) measured under contention: inconclusive, re-measure them on a quiet machine")
     return RegressResult(comparison=comparison, round_changes=per_round_changes(base_runs, new_runs), dbs=dbs,
                          revisions=revisions, seconds=time.perf_counter() - t0)

@@ -3,6 +3,7 @@ pooling and the verdict (fake runners writing synthetic samples), CLI errors; on
 end-to-end run against the real repository's HEAD."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -332,3 +333,32 @@ def test_worker_resolves_a_model_source_in_its_own_revision(tmp_path):
         assert reply["ok"] is False and "input-size" in reply["message"]
     finally:
         worker.close()
+
+
+def test_contended_cell_is_never_a_regression(repo, tmp_path):
+    """The 10 % slower working tree is a regression on a quiet machine; flagged contended, it is inconclusive."""
+    from bench.guard import Guard, GuardSettings
+    from bench.runs import all_runs_in_store
+
+    def guard(calib_ms):
+        return Guard(GuardSettings(retries=1, pause_s=0.0), lambda threads, dtype: (lambda: calib_ms()), cores=2,
+                     load=lambda: 0.0, sleep=lambda s: None, host_bound=False)
+
+    settings = RegressSettings(models=("resnet20_cifar",), rounds=1, **FAST)
+    quiet = regress("HEAD", settings, tmp_path / "quiet", repo=repo, spawn=FakeWorker, log=lambda _: None,
+                    guard=guard(lambda: 1.0))
+    (cell,) = quiet.comparison.cells
+    assert cell.regression and not cell.note.startswith("measured under contention")
+    # the calibration kernel runs 50 % slow after the baseline: every check is contended
+    calls = itertools.count()
+    logged = []
+    busy = regress("HEAD", settings, tmp_path / "busy", repo=repo, spawn=FakeWorker, log=logged.append,
+                   guard=guard(lambda: 1.0 if next(calls) < 3 else 1.5))
+    (cell,) = busy.comparison.cells
+    assert not cell.regression and not busy.comparison.regressions
+    assert cell.verdict == "inconclusive" and "re-measure" in cell.note
+    assert any("under contention" in line for line in logged)
+    # the flag is stored with both revisions' cells (what bench results/compare/export read)
+    for db in busy.dbs.values():
+        (run,) = all_runs_in_store(db)
+        assert all(c.contended for c in run.cells.values())

@@ -8,6 +8,7 @@ from pathlib import Path
 from bench import defaults
 from bench.commands.compare_cmd import FORMATS, add_gate_arguments, gate_settings, json_report, text_report
 from bench.errors import BenchError
+from bench.guard_args import add_guard_options, guard_settings
 from bench.model_args import SOURCES_HELP, add_source_options, resolve_models
 
 _DESCRIPTION = """\
@@ -49,6 +50,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-out/regress", help="folder for the raw runs and the report "
                                                              "(default %(default)s; replaced on each regress)")
     p.add_argument("--format", choices=FORMATS, default="table", help="report format on stdout (default table)")
+    add_guard_options(p)
     return p
 
 
@@ -100,8 +102,15 @@ def run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     thresholds, alpha = gate_settings(args)
+    guard_cfg = guard_settings(args)
+    guard = None
+    if guard_cfg.enabled:
+        from bench.guard import Guard, kernel_factory_for
+
+        # the driver's CPU share says nothing about the workers': no share check, calibration and load only
+        guard = Guard(guard_cfg, kernel_factory_for(settings.device), host_bound=False)
     out_dir = Path(args.out)
-    result = regress(args.baseline, settings, out_dir, thresholds, alpha, force=args.force)
+    result = regress(args.baseline, settings, out_dir, thresholds, alpha, force=args.force, guard=guard)
     comparison = result.comparison
     doc = json_report(comparison)
     doc["regress"] = {"baseline": args.baseline, "baseline_commit": result.revisions["base"].commit,
