@@ -53,6 +53,7 @@ def configure(device: str, *, threads: int = 1, gpu: int | None = None, label_su
     resource = resource_name(name, machine_label(name, fp), label_suffix)
     # which worker measured is provenance the report can show; never matched by a comparison
     fp.update(fleet_resource=resource, fleet_host=socket.gethostname())
+    _costs()  # the runner and the cost table load now, before the worker advertises itself, not in the first cell
     global _STATE
     _STATE = WorkerState(device=dev, fingerprint=fp, resource=resource, threads=threads)
     return _STATE
@@ -74,16 +75,21 @@ def fingerprint_task(resource: str) -> dict[str, Any]:
 
 
 def measure_task(resource: str, cell: dict[str, Any], timing: dict[str, Any]) -> dict[str, Any]:
-    """Measure one cell on this worker's device: {'outcome': CellOutcome, 'resource', 'pid'}.
+    """Measure one cell on this worker's device: {'outcome': CellOutcome, 'resource', 'pid', 'task_s'}.
 
     Failures of the cell (unsupported, OOM, errors) are the outcome's status, as in `bench run`.
     """
     from bench.cell import Cell
     from bench.runner import TimingSettings, run_cell
 
+    import time
+
     state = _state(resource)
+    start = time.perf_counter()
     outcome = run_cell(state.device, Cell.from_mapping(cell), TimingSettings(**timing), costs=_costs())
-    return {"outcome": outcome, "resource": state.resource, "pid": os.getpid()}
+    # the task's own wall time: round trip minus this is what the fleet adds per cell (benchmarks/fleet_check.py)
+    return {"outcome": outcome, "resource": state.resource, "pid": os.getpid(),
+            "task_s": time.perf_counter() - start}
 
 
 _COSTS = None
