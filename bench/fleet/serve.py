@@ -20,7 +20,14 @@ def listen_host(scheduler: str) -> str | None:
 def serve(scheduler: str, state: WorkerState, *, connect_timeout: float = 10.0) -> int:
     """Run the worker until the scheduler goes away or Ctrl-C; BenchError (exit 2) when the
     scheduler cannot be reached within `connect_timeout` seconds."""
+    import dask
     from distributed import Worker
+
+    # The worker's own background work competes with the cell being timed: its statistical profiler
+    # samples every thread's stack every 10 ms, holding the GIL while a Python-heavy eager model is
+    # timed; the system monitor reads psutil twice a second. Off / slowed on a measuring host.
+    dask.config.set({"distributed.worker.profile.enabled": False,
+                     "distributed.admin.system-monitor.interval": "5s"})
 
     async def main() -> None:
         # nthreads=1: one task at a time in this process; resources={...: 1}: one cell per device on
