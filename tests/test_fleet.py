@@ -167,3 +167,43 @@ def test_killed_worker_loses_and_duplicates_nothing(tmp_path):
     assert len(rows) == n_cells and len({k for k, _ in rows}) == n_cells  # nothing lost, nothing twice
     assert {s for _, s in rows} == {"ok"}
     assert len(json.loads(out)) == n_cells
+
+
+@pytest.mark.slow
+def test_target_that_loses_its_only_worker_is_reported_not_hung(tmp_path):
+    """kill -9 of the only worker of one target mid-sweep: the other target finishes, the orphaned
+    target's cells are stored lost (the one in flight) / not_measured within the timeout."""
+    pytest.importorskip("distributed", reason="the fleet needs Dask distributed (pip install -e '.[fleet]')")
+    from bench.fleet.local import LocalFleet
+
+    db = tmp_path / "r.sqlite"
+    n_cells = 6
+    with LocalFleet(2, distinct=True, start_timeout=90) as fleet:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "bench", "run", "--cluster", fleet.address, "--targets", "cpu:*", "--models",
+             "resnet20_cifar,resnet32_cifar", "--batch", "1,2,3", "--db", str(db), "--max-time", "0.3",
+             "--warmup-max-time", "0.1", "--worker-timeout", "2", "--no-progress", "--format", "json"],
+            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if _rows(db, "SELECT count(*) FROM results")[0][0] >= 1:
+                    break
+            except sqlite3.OperationalError:
+                pass
+            time.sleep(0.1)
+        os.kill(fleet.workers[0].pid, signal.SIGKILL)
+        _, err = driver.communicate(timeout=180)
+    assert driver.returncode == 0, err[-2000:]
+    rows = _rows(db, "SELECT json_extract(u.fingerprint, '$.fleet_resource'), r.cell_key, r.status, r.message "
+                     "FROM results r JOIN runs u USING (run_id)")
+    by_target: dict[str, list[tuple[str, str, str]]] = {}
+    for resource, key, status, message in rows:
+        by_target.setdefault(resource, []).append((key, status, message))
+    killed = next(r for r in by_target if r.endswith("-w0"))
+    alive = next(r for r in by_target if r.endswith("-w1"))
+    assert {s for _, s, _ in by_target[alive]} == {"ok"} and len(by_target[alive]) == n_cells
+    assert len({k for k, _, _ in by_target[killed]}) == len(by_target[killed]) == n_cells  # once each
+    orphaned = [(s, m) for _, s, m in by_target[killed] if s != "ok"]
+    assert orphaned and all(s in ("lost", "not_measured") for s, _ in orphaned)
+    assert all("no worker for target" in m for _, m in orphaned)
