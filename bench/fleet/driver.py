@@ -250,28 +250,22 @@ def _give_up_orphans(client, store, report: FleetReport, pending: dict, missing_
         if now - since < timeout:
             continue
         keys = [k for k, (_, r, _) in pending.items() if r is run]
-        tried = _suspicious(client, keys)
+        began = _started(client)
         for key in keys:
             fut, _, cell = pending.pop(key)
             fut.cancel()
-            if tried.get(key):
-                status, why = "lost", (f"lost: its worker died while measuring it ({tried[key]} time(s)) and no "
-                                       f"worker for target {run.name} came back within {timeout:g} s")
+            if key in began:
+                status, why = "lost", (f"lost: its worker died while measuring it and no worker for target "
+                                       f"{run.name} came back within {timeout:g} s")
             else:
                 status, why = "not_measured", f"not measured: no worker for target {run.name} (left; none for {timeout:g} s)"
             report.outcomes.append((run.name, _store_status(store, run, cell, status, why)))
             bar.update(1)
 
 
-def _suspicious(client, keys: list[str]) -> dict[str, int]:
-    """How many workers died running each task (the scheduler's count); {} when the scheduler will not say."""
-    if not keys:
-        return {}
-
-    def count(dask_scheduler, keys=tuple(keys)):
-        return {k: dask_scheduler.tasks[k].suspicious for k in keys if k in dask_scheduler.tasks}
-
+def _started(client) -> set[str]:
+    """Keys of the cell tasks that began measuring on some worker (their START_TOPIC events)."""
     try:
-        return client.run_on_scheduler(count)
-    except Exception:  # noqa: BLE001 - only the message's wording depends on it
-        return {}
+        return {str(msg.get("key")) for _, msg in client.get_events(fleet_worker.START_TOPIC)}
+    except Exception:  # noqa: BLE001 - only lost vs not_measured depends on it
+        return set()

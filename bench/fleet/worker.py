@@ -85,11 +85,24 @@ def measure_task(resource: str, cell: dict[str, Any], timing: dict[str, Any]) ->
     import time
 
     state = _state(resource)
+    _announce_start()
     start = time.perf_counter()
     outcome = run_cell(state.device, Cell.from_mapping(cell), TimingSettings(**timing), costs=_costs())
     # the task's own wall time: round trip minus this is what the fleet adds per cell (benchmarks/fleet_check.py)
     return {"outcome": outcome, "resource": state.resource, "pid": os.getpid(),
             "task_s": time.perf_counter() - start}
+
+
+START_TOPIC = "zoobench-cell-start"
+
+
+def _announce_start() -> None:
+    """Tell the scheduler this cell's task started measuring (an event on START_TOPIC): when the
+    worker dies, the driver tells the cell it was running (`lost`) from those it never began."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    worker.log_event(START_TOPIC, {"key": str(worker.get_current_task())})
 
 
 _COSTS = None
