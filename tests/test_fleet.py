@@ -209,3 +209,20 @@ def test_target_that_loses_its_only_worker_is_reported_not_hung(tmp_path):
     assert all("no worker for target" in m for _, m in orphaned)
     # only the cell the worker was measuring when it died is lost; the ones it never began are not_measured
     assert [s for s, _ in orphaned].count("lost") <= 1
+
+
+@pytest.mark.slow
+def test_cluster_local_prints_its_loopback_address_and_stops_on_ctrl_c():
+    pytest.importorskip("distributed", reason="the fleet needs Dask distributed (pip install -e '.[fleet]')")
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "cluster", "local", "--workers", "1"],
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # bounded by the fleet's own start timeout
+        assert line.startswith("scheduler tcp://127.0.0.1:"), line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
