@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[mobile,prune]'
+	$(BIN)/pip install -q -e '.[mobile,prune,fleet]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -36,6 +36,8 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "eval": ("eval_cmd", "measure top-1/top-5 of a checkpoint on your data (CIFAR batches, ImageFolder)"),
     "profile": ("profile_cmd", "per-layer profile of models: time, MACs, bytes, GFLOP/s, roofline floor"),
     "ceilings": ("ceilings_cmd", "measure peak FLOP/s and memory bandwidth (cached per machine) against the nominal ISA peak"),
+    "worker": ("worker_cmd", "serve this host's device to a fleet's Dask scheduler (bench run --cluster)"),
+    "cluster": ("cluster_cmd", "start a local fleet (scheduler + N workers on 127.0.0.1) for bench run --cluster"),
 }
 COMMANDS = {name: module for name, (module, _) in COMMAND_TABLE.items()}
 SUMMARIES = {name: summary for name, (_, summary) in COMMAND_TABLE.items()}

@@ -45,7 +45,7 @@ LongStr = Annotated[str, Field(max_length=LONG)]
 Latency = Annotated[float, Field(gt=0, lt=MAX_MS, allow_inf_nan=False)]
 Spread = Annotated[float, Field(ge=0, lt=MAX_MS, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_INT)]
-Statuses = Literal["ok", "oom", "unsupported", "error", "numerics_mismatch"]
+Statuses = Literal["ok", "oom", "unsupported", "error", "numerics_mismatch", "lost", "not_measured"]
 StopReasons = Literal["ci_target", "max_time", "max_iters"]
 
 

@@ -2,7 +2,7 @@
 
 - `runs`: one row per `bench run` invocation (time, git commit, target, fingerprint, settings).
 - `results`: one row per grid cell, with its status (ok / oom / unsupported / error /
-  numerics_mismatch), latency statistics and costs. Each row and its samples are committed
+  numerics_mismatch; a fleet sweep adds lost / not_measured, see docs/fleet.md), latency statistics and costs. Each row and its samples are committed
   in one transaction as soon as the cell finishes, so a killed run loses at most the cell in
   flight, and `--resume` skips the cells already present (matched on `cell_key`).
 - `samples`: the raw per-iteration latencies (ms) of each result.
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path(defaults.DEFAULT_DB)
 EXPORT_FORMAT = "zoobench-results"
-STATUSES = ("ok", "oom", "unsupported", "error", "numerics_mismatch")
+STATUSES = ("ok", "oom", "unsupported", "error", "numerics_mismatch", "lost", "not_measured")
 STAT_COLUMNS = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "iqr_ms", "ci_low_ms", "ci_high_ms", "samples")
 CELL_COLUMNS = ("model", "family", "target", "batch", "dtype", "layout", "impl", "threads", "compile")
 RESULT_COLUMNS = (("result_id", "run_id") + CELL_COLUMNS + ("status", "message") + STAT_COLUMNS

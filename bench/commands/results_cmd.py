@@ -24,7 +24,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--db", default=defaults.DEFAULT_DB, help="SQLite results file (default %(default)s)")
     p.add_argument("--run", default=None, help="only this run id ('latest' for the newest run)")
     p.add_argument("--target", default=None, help="only this target (cpu, cuda, mobile)")
-    p.add_argument("--status", default=None, help="only this status (ok, oom, unsupported, error, numerics_mismatch)")
+    p.add_argument("--status", default=None, help="only this status (ok, oom, unsupported, error, numerics_mismatch, lost, not_measured)")
     p.add_argument("--models", default=None, help="only these models (names or wildcards, comma-separated)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     return p

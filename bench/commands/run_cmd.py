@@ -30,7 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     """Register `bench run`."""
     p = sub.add_parser("run", help="measure latency over a grid and store results", description=_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", required=True, help=" | ".join(_device_choices()))
+    p.add_argument("--device", default=None, help=" | ".join(_device_choices()) + " (required unless --cluster)")
     p.add_argument("--models", default=defaults.DEFAULT_MODELS_KEYWORD,
                    help="model names or wildcards, comma-separated; 'default' = the HetConv CIFAR zoo "
                         "+ resnet18 + mobilenet_v2 (default); " + SOURCES_HELP.replace("%", "%%"))
@@ -62,6 +62,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_variants_option(p)
     add_source_options(p)
+    f = p.add_argument_group("fleet (docs/fleet.md)")
+    f.add_argument("--cluster", default=None, metavar="tcp://HOST:PORT",
+                   help="measure on the `bench worker`s of this Dask scheduler instead of --device")
+    f.add_argument("--targets", default=None, help="with --cluster: target patterns, e.g. 'cuda:*,cpu:*'")
+    f.add_argument("--connect-timeout", type=float, default=5.0,
+                   help="seconds to reach the scheduler (default %(default)s)")
+    f.add_argument("--worker-timeout", type=float, default=30.0,
+                   help="seconds a target may have no worker before its cells are stored not_measured "
+                        "(default %(default)s)")
     return p
 
 
@@ -208,6 +217,13 @@ def run(args: argparse.Namespace) -> int:
 
     from bench.repeat import check_repeat, run_repeats
 
+    if args.cluster is not None:  # a fleet sweep: bench/fleet/command.py
+        from bench.fleet import command
+
+        command.check_args(args)
+        return command.run(args, build_grid(args, lambda: None), timing_settings(args))
+    if args.device is None:
+        raise BenchError("--device is required (or --cluster tcp://HOST:PORT; see docs/fleet.md)")
     canonical_name(args.device)  # unknown device: fail before anything slow
     timing = timing_settings(args)
     guard = guard_settings(args)
