@@ -24,11 +24,11 @@ def guarded_db(path):
         g = Guard(GuardSettings(retries=1, pause_s=1.0), lambda t, d: lambda: next(calib), cores=2,
                   load=lambda: 0.1, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
                   on_reading=lambda r: guard_store.add_reading(store, run_id, r))
-        for i, model in enumerate(("resnet20_cifar", "mobilenet_v2_cifar")):
+        for i, model in enumerate(("resnet20_cifar", "resnet32_cifar")):
             out = g.run(model, lambda: (None, None), threads=1)
             samples = [1.0 + 0.01 * j for j in range(10)]
             store.add_result(run_id, {"model": model, "batch": 1, "dtype": "fp32", "layout": "nchw", "threads": 1},
-                             summarize(samples), samples, extra=out.fields())
+                             summarize(samples), samples, family="resnet_cifar", extra=out.fields())
         store.finish_run(run_id)
     return run_id
 
