@@ -308,7 +308,9 @@ def measure_cell(workers: dict[str, Worker], cell: Cell, settings: RegressSettin
 
 
 def _store_round(db: Path, fingerprint: dict[str, Any], settings: RegressSettings, rev: Revision,
-                 results: list[tuple[Cell, CellSamples]]) -> None:
+                 results: list[tuple[Cell, CellSamples]], readings: Sequence[Any] = ()) -> None:
+    """Store one revision's round as a run; `readings` (bench.guard.Reading) become its calibration series."""
+    from bench import guard_store
     from bench.stats import summarize
     from bench.store import ResultStore
 
@@ -320,6 +322,7 @@ def _store_round(db: Path, fingerprint: dict[str, Any], settings: RegressSetting
                              summarize(s.samples_ms) if s.samples_ms else None, s.samples_ms,
                              status=s.status, message=s.message, impl=s.impl, warmup_iters=len(s.warmup_ms),
                              stop_reason="regress", extra=dict(s.extra) or None)
+        guard_store.add_series(store, run_id, readings)
         store.finish_run(run_id)
 
 
@@ -349,14 +352,18 @@ def run_round(revisions: dict[str, Revision], settings: RegressSettings, dbs: di
             workers[name] = spawn(revisions[name], settings)
             stack.callback(workers[name].close)
         results: dict[str, list[tuple[Cell, CellSamples]]] = {BASE: [], NEW: []}
+        first = len(guard.series) if guard is not None else 0  # this round's readings start here
         for cell in settings.cells():
             measured = guarded_measure_cell(workers, cell, settings, guard)
             for name in (BASE, NEW):
                 results[name].append((cell, measured[name]))
             flag = " CONTENDED" if measured[BASE].extra.get("contended") else ""
             log(f"{label}{_cell_summary(cell, measured)}{flag}")
+        # one guard (in this driver) checked the machine for both revisions' cells, so both runs of the
+        # round keep the same series: each database then shows the conditions its numbers were taken in
+        readings = guard.series[first:] if guard is not None else []
         for name in (BASE, NEW):
-            _store_round(dbs[name], workers[name].fingerprint, settings, revisions[name], results[name])
+            _store_round(dbs[name], workers[name].fingerprint, settings, revisions[name], results[name], readings)
 
 
 def _cell_summary(cell: Cell, measured: dict[str, CellSamples]) -> str:

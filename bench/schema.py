@@ -99,6 +99,14 @@ class ResultModel(_Strict):
     def _check_time(cls, value: str | None) -> str | None:
         return _iso_time(value)
 
+    @field_validator("extra")
+    @classmethod
+    def _contended_is_a_flag(cls, extra: dict[str, Any] | None) -> dict[str, Any] | None:
+        # reports and `bench regress` count cells by this flag (bench.guard); it must be true or false
+        if extra is not None and "contended" in extra and not isinstance(extra["contended"], bool):
+            raise ValueError(f"extra.contended must be true or false (got {_shown(extra['contended'])})")
+        return extra
+
     @model_validator(mode="after")
     def _consistent(self) -> "ResultModel":
         stats = (self.p50_ms, self.p90_ms, self.p99_ms, self.mean_ms, self.iqr_ms, self.ci_low_ms,
@@ -117,6 +125,29 @@ class ResultModel(_Strict):
         return self
 
 
+class ReadingModel(_Strict):
+    """One contention-guard check of an exported run's calibration series (`bench.guard.Reading.to_dict`)."""
+
+    label: LongStr
+    at_s: float = Field(ge=0, lt=MAX_MS, allow_inf_nan=False)
+    key: ShortStr
+    calib_ms: Latency | None = None
+    baseline_ms: Latency | None = None
+    load_avg_1m: Annotated[float, Field(ge=0, lt=1e6, allow_inf_nan=False)] | None = None
+    cpu_share: Annotated[float, Field(ge=0, lt=1e6, allow_inf_nan=False)] | None = None
+    reasons: list[LongStr] = Field(default_factory=list, max_length=100)
+    note: LongStr = ""
+    drift: Annotated[float, Field(gt=-1, lt=MAX_MS, allow_inf_nan=False)] | None = None
+    contended: bool
+
+    @model_validator(mode="after")
+    def _flag_matches_reasons(self) -> "ReadingModel":
+        # a reading is contended exactly when a rule fired (bench.guard.Reading.contended)
+        if self.contended != bool(self.reasons):
+            raise ValueError(f"contended is {self.contended} but reasons holds {len(self.reasons)} item(s)")
+        return self
+
+
 class RunModel(_Strict):
     """One exported run: identity, machine fingerprint, settings and its results."""
 
@@ -128,6 +159,8 @@ class RunModel(_Strict):
     fingerprint: dict[str, Any]
     settings: dict[str, Any]
     results: list[ResultModel] = Field(max_length=MAX_RESULTS_PER_RUN)
+    # absent in exports made before the contention guard: such a run simply has no series
+    guard_calibration: list[ReadingModel] = Field(default_factory=list, max_length=MAX_RESULTS_PER_RUN * 8)
 
     @field_validator("created_at", "finished_at")
     @classmethod

@@ -365,6 +365,12 @@ class ResultStore:
                 f"SELECT {', '.join('runs.' + c for c in RUN_COLUMNS)}, COUNT(r.result_id) AS results FROM runs "
                 "LEFT JOIN results r ON r.run_id = runs.run_id GROUP BY runs.run_id "
                 "ORDER BY runs.created_at, runs.rowid", self.conn)
+        from bench import guard_store
+
+        with self._guard("reading calibration series"):
+            calibration = guard_store.series_by_run(self.conn)
+        # each run's contention-guard readings ([] when unguarded), for the reports' Load line
+        df["calibration"] = [calibration.get(rid, []) for rid in df["run_id"]]
         df["fingerprint"] = df["fingerprint"].map(_json_object)
         df["settings"] = df["settings"].map(_json_object)
         df["machine"] = [machine_label(str(t), fp) for t, fp in zip(df["target"], df["fingerprint"])]
@@ -373,7 +379,10 @@ class ResultStore:
     # -- JSON exchange -----------------------------------------------------------------
     def export_doc(self, run_ids: Iterable[str] | None = None) -> dict[str, Any]:
         """Runs (all, or `run_ids`) with their results and samples as an export document."""
+        from bench import guard_store
+
         with self._guard("reading runs to export"):
+            calibration = guard_store.series_by_run(self.conn)
             ids = list(run_ids) if run_ids is not None else [r[0] for r in self.conn.execute(
                 "SELECT run_id FROM runs ORDER BY created_at, rowid")]
             runs = []
@@ -387,7 +396,8 @@ class ResultStore:
                     rec["samples_ms"] = self.samples_for(rec.pop("result_id"))
                     rec["extra"] = json.loads(rec["extra"]) if rec.get("extra") else None
                     results.append(rec)
-                runs.append({**info, "results": results})
+                # the contention guard's calibration series (bench.guard_store); [] for unguarded runs
+                runs.append({**info, "results": results, "guard_calibration": calibration.get(rid, [])})
         return {"format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION, "exported_at": utc_now(), "runs": runs}
 
     def export_json(self, path: str | Path, run_ids: Iterable[str] | None = None, *,
@@ -416,6 +426,8 @@ class ResultStore:
 
     def import_doc(self, doc: "ExportModel", source: str = "import") -> ImportSummary:
         """Merge a validated export document (see `import_json`) in one transaction."""
+        from bench import guard_store
+
         runs_added = added = skipped = 0
         with self._guard(f"importing {source}"), self._writable():
             for run in doc.runs:
@@ -443,6 +455,7 @@ class ResultStore:
                                         extra=res.extra)
                     have.add(res.cell_key)
                     added += 1
+                guard_store.import_series(self.conn, rid, [r.model_dump() for r in run.guard_calibration])
         return ImportSummary(runs_added, added, skipped)
 
     # -- queries for comparisons (bench.runs) ------------------------------------------

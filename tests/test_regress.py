@@ -362,3 +362,23 @@ def test_contended_cell_is_never_a_regression(repo, tmp_path):
     for db in busy.dbs.values():
         (run,) = all_runs_in_store(db)
         assert all(c.contended for c in run.cells.values())
+
+
+def test_regress_stores_the_guards_series_per_revision_run(repo, tmp_path):
+    """Each round's guard readings are the calibration series of both revisions' runs of that round."""
+    from bench import guard_store
+    from bench.guard import Guard, GuardSettings
+    from bench.store import ResultStore
+
+    g = Guard(GuardSettings(retries=1, pause_s=0.0), lambda threads, dtype: (lambda: 1.0), cores=2,
+              load=lambda: 0.0, sleep=lambda s: None, host_bound=False)
+    settings = RegressSettings(models=("resnet20_cifar",), rounds=2, **FAST)
+    result = regress("HEAD", settings, tmp_path / "out", repo=repo, spawn=FakeWorker, log=lambda _: None, guard=g)
+    stored = {}
+    for name, db in result.dbs.items():
+        with ResultStore(db, readonly=True) as store:
+            stored[name] = [guard_store.series(store, rid) for rid in store.run_ids()]
+    assert stored["base"] == stored["new"] and len(stored["base"]) == 2  # one series per round, same on both
+    first, second = stored["base"]
+    assert first[0]["label"] == "baseline" and all(r["label"] != "baseline" for r in second)
+    assert first + second == [r.to_dict() for r in g.series]  # every reading kept once per side, in order

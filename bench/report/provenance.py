@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from statistics import median
 from typing import Any
 
 import pandas as pd
@@ -195,6 +196,21 @@ def load_text(rows: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def series_text(readings: list[dict[str, Any]], runs: int) -> str:
+    """The calibration series of the selected runs in one phrase: checks, drift min/median/max, contended checks.
+
+    "" when none of the runs stored a series (unguarded, or made before the guard)."""
+    checks = [r for r in readings if isinstance(r, dict) and isinstance(r.get("calib_ms"), (int, float))]
+    if not checks:
+        return ""
+    drifts = sorted(float(r["drift"]) for r in checks if isinstance(r.get("drift"), (int, float)))
+    flagged = sum(1 for r in checks if r.get("contended") is True)
+    text = f"calibration series: {len(checks)} checks over {runs} run(s)"
+    if drifts:
+        text += f", drift min {drifts[0]:+.1%} / median {median(drifts):+.1%} / max {drifts[-1]:+.1%}"
+    return f"{text}, {flagged} contended check(s)"
+
+
 def provenance_for(target: str, machine: str, rows: pd.DataFrame, runs: pd.DataFrame) -> Provenance:
     """Provenance of a slice from its rows (run ids, dates) and the runs table (fingerprints)."""
     run_ids = [r for r in dict.fromkeys(rows["run_id"].tolist())] if "run_id" in rows else []
@@ -214,5 +230,12 @@ def provenance_for(target: str, machine: str, rows: pd.DataFrame, runs: pd.DataF
         versions=_merge_versions([versions_of(f) for f in flats]),
         git_commits=tuple(dict.fromkeys(commits)),
         run_ids=tuple(str(r) for r in run_ids),
-        load=load_text(rows),
+        load=_load_line(rows, my_runs),
     )
+
+
+def _load_line(rows: pd.DataFrame, my_runs: pd.DataFrame) -> str:
+    """`load_text` of the rows plus the calibration series of their runs (the store's `calibration` column)."""
+    series = [s for s in my_runs.get("calibration", pd.Series(dtype=object)) if isinstance(s, list)]
+    readings = [r for s in series for r in s]
+    return "; ".join(p for p in (load_text(rows), series_text(readings, sum(1 for s in series if s))) if p)
