@@ -113,7 +113,10 @@ def pair_page(a: ReportSlice, b: ReportSlice) -> ViewPage | None:
     both, left_out = paired_rows(a, b)
     if both.empty:
         return None
-    name_a, name_b = slice_name(a), slice_name(b)
+    full_a, full_b = slice_name(a), slice_name(b)
+    # short names for axes, columns and titles: the target alone when it tells the two apart
+    name_a, name_b = ((a.target, b.target) if a.target != b.target else
+                      (f"{a.target} ({a.machine})", f"{b.target} ({b.machine})"))
     rho, tau = rank_correlation(both)
     fronts = front_changes(both)
     corr = ("fewer than 3 common models: no rank correlation" if rho is None else
@@ -133,11 +136,11 @@ def pair_page(a: ReportSlice, b: ReportSlice) -> ViewPage | None:
     if left_out:
         sections += ["<h2>Left out</h2>", f"<p>Several rows on one side (settings differ), not paired: "
                      f"{escape(', '.join(left_out))}</p>"]
-    title = f"{name_b} vs {name_a}"
+    title = f"{name_b} vs {name_a}, batch {a.batch}"
     summary = (f"{len(both)} common models, median ratio {both['ratio'].median():.3g}x"
                + ("" if rho is None else f", Spearman {rho:.2f}"))
     return ViewPage(f"cross-target-{slice_slug(a)}-vs-{slice_slug(b)}.html", title, summary,
-                    view_html(title, f"The same models measured on {name_a} (A) and {name_b} (B); ratio = B / A.",
+                    view_html(title, f"The same models measured on {full_a} (A) and {full_b} (B); ratio = B / A.",
                               sections))
 
 
