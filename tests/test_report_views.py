@@ -82,7 +82,7 @@ def test_history_marks_the_change_bench_compare_calls(data):
     rows = data.results[(data.results["target"] == "cpu") & (data.results["batch"] == 1)]
     groups = commit_groups(rows, data.runs)
     assert [len(ids) for _, ids, _ in groups] == [2, 2]
-    changes, notes = commit_changes(data.db, groups, s.batch)
+    changes, notes = commit_changes(data, groups, s.batch)
     assert notes == []
     [(_, cells)] = changes
     slower = {c.model for c in cells if c.verdict == "slower"}

@@ -36,6 +36,7 @@ class SiteData:
     slices: list[ReportSlice]
     db: Path | None = None
     _samples: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # per-view memo (e.g. history's loaded runs and comparisons)
 
     def __post_init__(self) -> None:
         if self.db is not None and not Path(self.db).is_file():

@@ -34,33 +34,43 @@ def commit_groups(rows: pd.DataFrame, runs: pd.DataFrame) -> list[tuple[str, lis
     return sorted(((k, ids, start) for k, (ids, start) in groups.items()), key=lambda g: g[2])
 
 
-def commit_changes(db, groups, batch: int) -> tuple[list, list[str]]:
+def commit_changes(data: SiteData, groups, batch: int) -> tuple[list, list[str]]:
     """Per consecutive commit pair: the CellComparisons of this batch (from `compare_runs` on the
-    pooled runs), with the newer group; and notes for pairs that could not be compared."""
+    pooled runs), with the newer group; and notes for pairs that could not be compared.
+
+    Runs and comparisons are cached on `data`, so the pages of several batches of one target
+    load and compare each pair of commits once."""
     from bench.comparison import compare_runs
     from bench.errors import BenchError
     from bench.runs import pool_runs, run_from_store
     from bench.store import ResultStore
 
+    cache = data.cache.setdefault("history", {})
     changes, notes = [], []
-    with ResultStore(db, readonly=True) as store:
-        sides = []
+    sides = []
+    with ResultStore(data.db, readonly=True) as store:
         for commit, ids, start in groups:
-            try:
-                sides.append(pool_runs([run_from_store(store, rid) for rid in ids], f"commit {commit}"))
-            except BenchError as exc:
-                sides.append(None)
-                notes.append(f"commit {commit}: runs not pooled ({exc})")
+            key = ("side", tuple(ids))
+            if key not in cache:
+                try:
+                    cache[key] = pool_runs([run_from_store(store, rid) for rid in ids], f"commit {commit}")
+                except BenchError as exc:
+                    cache[key] = f"commit {commit}: runs not pooled ({exc})"
+            sides.append(cache[key])
+    notes += [s for s in sides if isinstance(s, str)]
     for (old, new), (_, new_group) in zip(zip(sides, sides[1:]), zip(groups, groups[1:])):
-        if old is None or new is None:
+        if isinstance(old, str) or isinstance(new, str):
             continue
-        try:
-            comparison = compare_runs(old, new)
-        except BenchError as exc:
-            notes.append(f"{old.label} -> {new.label}: not compared ({exc})")
+        key = ("compare", tuple(old.run_ids), tuple(new.run_ids))
+        if key not in cache:
+            try:
+                cache[key] = compare_runs(old, new)
+            except BenchError as exc:
+                cache[key] = f"{old.label} -> {new.label}: not compared ({exc})"
+        if isinstance(cache[key], str):
+            notes.append(cache[key])
             continue
-        cells = [c for c in comparison.cells if c.batch == batch]
-        changes.append((new_group, cells))
+        changes.append((new_group, [c for c in cache[key].cells if c.batch == batch]))
     return changes, notes
 
 
@@ -101,7 +111,7 @@ def history_page(data: SiteData, s, rows: pd.DataFrame) -> ViewPage | None:
     if data.db is None:
         notes.append("No database given: no verdicts (they need the raw samples).")
     else:
-        changes, problems = commit_changes(data.db, groups, s.batch)
+        changes, problems = commit_changes(data, groups, s.batch)
         notes += problems
         labels = _label_by_cell(ok)
         inconclusive = 0
