@@ -17,7 +17,7 @@ NAME = "distribution"
 TITLE = "Sample distributions"
 NEEDS = "raw samples from a results database (bench report --db)"
 MAX_SHOWN = 1000  # per cell; keeps a 130-cell page near the size of a slice page
-COLORS = {"ok": "#0072B2", "noisy": "#E69F00", "contended": "#D55E00"}
+COLORS = {"ok": "#0072B2", "noisy": "#E69F00", "contended": "#CC79A7"}
 
 
 def cell_flags(row) -> list[str]:
@@ -44,7 +44,7 @@ def slice_page(data: SiteData, s) -> ViewPage | None:
     ok = s.measured()
     if "result_id" not in ok.columns or ok.empty:
         return None
-    ok = ok.sort_values("p50_ms", ascending=False)
+    ok = ok.sort_values("p50_ms")  # plotly stacks horizontal boxes bottom-up: the slowest ends on top
     fig = go.Figure()
     flagged, thinned, drawn = [], 0, 0
     for _, r in ok.iterrows():
@@ -68,7 +68,7 @@ def slice_page(data: SiteData, s) -> ViewPage | None:
                       height=max(360, 26 * drawn + 120), showlegend=False, margin=dict(l=260))
     fig.update_xaxes(type="log", title="latency per call (ms, log scale)", showgrid=True)
     notes = [f"{drawn} cells with stored samples; blue: ok, orange: noisy (stopped on the time cap before "
-             "its CI target), red: contended (the guard saw competing load)."]
+             "its CI target), purple: contended (the guard saw competing load)."]
     if thinned:
         notes.append(f"{thinned} cells hold more than {MAX_SHOWN} samples: drawn from every k-th sample.")
     sections = ["<h2>Samples</h2>", list_html(notes), figure_div(fig, "dist-chart"),
