@@ -261,3 +261,45 @@ def test_decision_pairs_of_a_layer_group():
     assert pairs == {(het[4], std), (het[16], std), (het[16], dwc)}  # P1 is a standard conv: not compared
     assert network_pairs(["vgg16_cifar", "vgg16_cifar_pc", "vgg16_cifar_dwc_pwc"]) == [(1, 2)]
     assert network_pairs(["vgg16_cifar"]) == []
+# --- claim charts: at most MAX_SERIES series per panel, bars linear from zero, at most MAX_WIDTH_PX ----
+
+def _many_cases_study(n_cases: int = 16):
+    """A StudyResult with `n_cases` cases (standard, HetConv P=2 and P=M, DWC+PWC), random samples."""
+    import random
+
+    from bench.claims.hetconv_config import QUICK
+    from bench.claims.hetconv_study import LayerResult, StudyResult
+    from bench.claims.layer_ops import LayerOp
+
+    rng = random.Random(1)
+    layers = []
+    for i in range(n_cases):
+        channels, size = 16 * (1 + i % 4), 4 * (1 + i // 4)
+        for op in (LayerOp("standard"), LayerOp("hetconv", 2, "grouped"), LayerOp("hetconv", channels, "grouped"),
+                   LayerOp("dwc_pwc")):
+            base = rng.uniform(0.05, 5.0)
+            layers.append(LayerResult(channels, size, 1, op, op.paper_macs(channels, size), 1,
+                                      [base * rng.uniform(0.97, 1.03) for _ in range(9)],
+                                      chosen_by="calibration" if op.kind == "hetconv" else ""))
+    return StudyResult(config=QUICK, target="cpu", fingerprint={}, layers=layers)
+
+
+def test_claim_charts_split_series_use_linear_bars_from_zero_and_stay_narrow():
+    from bench.claims.hetconv_report import MAX_SERIES, MAX_WIDTH_PX, matched_figure, speedup_figure
+
+    study = _many_cases_study(16)
+    speed = speedup_figure(study, "t", "f")
+    assert len(speed.axes) >= 2
+    cases = [line.get_label() for ax in speed.axes for line in ax.get_lines() if line.get_label().startswith("C")]
+    assert sorted(cases) == sorted({r.case for r in study.layers})  # every case drawn once
+    for ax in speed.axes:
+        lines = [line for line in ax.get_lines() if line.get_label().startswith("C")]
+        assert len(lines) <= MAX_SERIES
+        assert len({line.get_color() for line in lines}) == len(lines)  # no colour repeats in a panel
+    matched = matched_figure(study, "t", "f")
+    assert len(matched.axes) >= 2
+    for ax in matched.axes:
+        assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+        assert len(ax.get_xticks()) <= MAX_SERIES
+    for fig in (speed, matched):
+        assert fig.get_figwidth() * fig.dpi <= MAX_WIDTH_PX

@@ -137,3 +137,56 @@ def test_index_links_resolve(browser, site):
         browser.get(href)
         assert browser.find_element(By.ID, "results")
         assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+@pytest.fixture(scope="module")
+def views_site(tmp_path_factory):
+    """A site with every view, from a database written through ResultStore (tests/site_db.py)."""
+    from bench.cli import main
+    from tests.site_db import write_site_db
+
+    tmp = tmp_path_factory.mktemp("views-site")
+    db = write_site_db(tmp / "results.sqlite")
+    assert main(["report", "--db", str(db), "--out", str(tmp / "site")]) == 0
+    return tmp / "site"
+
+
+def test_view_pages_linked_from_the_index_render_offline(browser, views_site):
+    from selenium.webdriver.common.by import By
+
+    _load(browser, views_site / "index.html")
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#views a")]
+    kinds = {href.rsplit("/", 1)[1].split("-", 1)[0] for href in links}
+    assert kinds == {"cross", "batch", "history", "distribution"}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "site-index.png"))
+    for href in links:
+        browser.get_log("browser")
+        browser.get_log("performance")
+        browser.get(href)
+        assert browser.execute_script("return document.querySelectorAll('.plotly-graph-div .main-svg').length") > 0
+        assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"], href
+        remote = [u for u in _requests(browser) if not u.startswith(("file:", "data:", "blob:", "about:"))]
+        assert remote == [], href
+        if "/cross-target-" in href:
+            assert browser.save_screenshot(str(ARTIFACTS / "site-cross-target.png"))
+    [pareto] = list(views_site.glob("cpu-*/batch-1/report.html"))
+    _load(browser, pareto)
+    assert browser.save_screenshot(str(ARTIFACTS / "site-pareto-cpu-batch-1.png"))
+
+
+def test_view_tables_sort_on_a_header_click(browser, views_site):
+    from selenium.webdriver.common.by import By
+
+    [page] = list((views_site / "views").glob("cross-target-*.html"))
+    _load(browser, page)
+    headers = browser.find_elements(By.CSS_SELECTOR, "#cross-table thead th")
+    [ratio] = [h for h in headers if h.text.strip().startswith("ratio")]
+    col = [h.text.strip() for h in headers].index(ratio.text.strip())
+    read = (f"return Array.from(document.querySelectorAll('#cross-table tbody tr'))"
+            f".map(r => parseFloat(r.cells[{col}].textContent))")
+    ratio.click()
+    up = browser.execute_script(read)
+    ratio.click()
+    down = browser.execute_script(read)
+    assert up == sorted(up) and down == sorted(down, reverse=True) and up != down

@@ -11,14 +11,22 @@ import io
 from pathlib import Path
 from statistics import median
 
+from matplotlib.figure import Figure
+
 from bench.claims.base import StudyRun
 from bench.claims.hetconv_study import StudyResult, chosen_hetconv
 from bench.claims.report_base import (VERDICT_RULES, ReportFolder, evidence_lines, header_lines, report_stem,
                                       study_provenance, utc_stamp, verdict_table)
-from bench.report.canvas import add_footer, new_figure, png_bytes
+from bench.report.canvas import add_footer, new_panels, png_bytes
+from bench.report.charts import PALETTE
 from bench.stats import median_ci
 
 CHART_DPI = 130
+# Readability limits for the claim charts: more lines than this per panel repeat colours and crowd
+# the legend; wider PNGs do not fit a page or a README.
+MAX_SERIES = 8
+MAX_WIDTH_PX = 1600
+MARKERS = "osD^v<>p"
 SUFFIXES = (".md", "-speedup.png", "-matched.png", "-layers.csv")
 
 
@@ -32,34 +40,60 @@ def _cases(study: StudyResult) -> list[str]:
     return sorted({r.case for r in study.layers}, key=lambda c: [int(t[1:]) for t in c.split()])
 
 
-def speedup_chart(study: StudyResult, title: str, footer: str) -> bytes:
-    """Latency speed-up vs MACs speed-up over a standard conv, one line per case, points per P (PNG)."""
-    fig, ax = new_figure((7.5, 5.8), CHART_DPI)
-    markers = "osD^v<>p*h"
-    lim = 1.0
-    for i, case in enumerate(_cases(study)):
+def chunks(items: list, size: int = MAX_SERIES) -> list[list]:
+    """`items` split into consecutive panels of at most `size`, as even as possible (9 -> 5 + 4)."""
+    if not items:
+        return []
+    n = -(-len(items) // size)
+    per = -(-len(items) // n)
+    return [items[i:i + per] for i in range(0, len(items), per)]
+
+
+def _speedup_series(study: StudyResult) -> list[tuple[str, list[tuple[int, float, float]]]]:
+    """(case, [(P, MACs speed-up, latency speed-up)]) per case with a standard conv."""
+    out = []
+    for case in _cases(study):
         std = next((r for r in study.layers if r.case == case and r.op.kind == "standard"), None)
         if std is None:
             continue
         parts = sorted({r.op.part for r in study.layers if r.case == case and r.op.kind == "hetconv"})
         pts = [(p, r) for p in parts if (r := chosen_hetconv(study.layers, case, p)) is not None]
-        xs = [std.macs / r.macs for _p, r in pts]
-        ys = [median(std.samples_ms) / median(r.samples_ms) for _p, r in pts]
-        ax.plot(xs, ys, marker=markers[i % len(markers)], linestyle="-", alpha=0.8, label=case)
-        for (p, _r), x, y in zip(pts, xs, ys):
-            ax.annotate(f"P{p}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
-        lim = max([lim] + xs + ys)
-    ax.plot([0.8, lim * 1.1], [0.8, lim * 1.1], color="grey", linestyle="--", linewidth=1,
-            label="latency = MACs speed-up")
-    ax.axhline(1.0, color="black", linewidth=0.6)
-    ax.set_xlabel("MACs speed-up over a standard 3x3 conv (paper formula)")
-    ax.set_ylabel("latency speed-up over a standard 3x3 conv (p50)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+        out.append((case, [(p, std.macs / r.macs, median(std.samples_ms) / median(r.samples_ms)) for p, r in pts]))
+    return out
+
+
+def speedup_figure(study: StudyResult, title: str, footer: str) -> Figure:
+    """Latency speed-up vs MACs speed-up over a standard conv, one line per case, points per P;
+    at most MAX_SERIES cases per panel (panels stacked), each case its own palette colour."""
+    series = _speedup_series(study)
+    panels = chunks(series) or [[]]
+    fig, axes = new_panels(len(panels), (7.5, 0.6 + 4.6 * len(panels)), CHART_DPI)
+    lim = max([1.0] + [v for _c, pts in series for _p, x, y in pts for v in (x, y)])
+    for k, (ax, group) in enumerate(zip(axes, panels)):
+        for i, (case, pts) in enumerate(group):
+            xs, ys = [x for _p, x, _y in pts], [y for _p, _x, y in pts]
+            ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], linestyle="-", alpha=0.85, label=case,
+                    color=PALETTE[i % len(PALETTE)])
+            for (p, x, y) in pts:
+                ax.annotate(f"P{p}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        ax.plot([0.8, lim * 1.1], [0.8, lim * 1.1], color="grey", linestyle="--", linewidth=1,
+                label="latency = MACs speed-up")
+        ax.axhline(1.0, color="black", linewidth=0.6)
+        ax.set_xlim(0, lim * 1.12)
+        ax.set_ylim(0, lim * 1.12)  # same scales in every panel, so panels compare by eye
+        ax.set_xlabel("MACs speed-up over a standard 3x3 conv (paper formula)")
+        ax.set_ylabel("latency speed-up (p50)")
+        ax.set_title(title if len(panels) == 1 else f"{title} ({k + 1}/{len(panels)})", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left", ncol=2)
+        ax.grid(alpha=0.3)
+    fig.tight_layout(rect=(0, 0.05 / len(panels), 1, 1))
     add_footer(fig, footer, 120)
-    return png_bytes(fig)
+    return fig
+
+
+def speedup_chart(study: StudyResult, title: str, footer: str) -> bytes:
+    """`speedup_figure` as PNG."""
+    return png_bytes(speedup_figure(study, title, footer))
 
 
 def _with_err(samples: list[float]) -> tuple[float, tuple[float, float]]:
@@ -68,37 +102,50 @@ def _with_err(samples: list[float]) -> tuple[float, tuple[float, float]]:
     return m, (m - lo, hi - m)
 
 
-def matched_chart(study: StudyResult, title: str, footer: str) -> bytes:
-    """HetConv P = M vs DWC+PWC per case: p50 bars with the 95 % CI of the median (PNG)."""
-    labels, het, dwc, het_err, dwc_err = [], [], [], [], []
+def _matched_rows(study: StudyResult) -> list[tuple[str, tuple, tuple]]:
+    """(case label, (HetConv p50, CI err), (DWC+PWC p50, CI err)) per case with both measured."""
+    rows = []
     for case in _cases(study):
         channels = int(case.split()[0][1:])
         pc = chosen_hetconv(study.layers, case, channels)
         d = next((r for r in study.layers if r.case == case and r.op.kind == "dwc_pwc"), None)
         if pc is None or d is None:
             continue
-        labels.append(f"{case}\n[{pc.op.impl}]")
-        for samples, vals, errs in ((pc.samples_ms, het, het_err), (d.samples_ms, dwc, dwc_err)):
-            m, e = _with_err(samples)
-            vals.append(m)
-            errs.append(e)
-    fig, ax = new_figure((max(6.0, 1.1 * len(labels) + 2), 5.3), CHART_DPI)
-    xs = range(len(labels))
+        rows.append((f"{case}\n[{pc.op.impl}]", _with_err(pc.samples_ms), _with_err(d.samples_ms)))
+    return rows
+
+
+def matched_figure(study: StudyResult, title: str, footer: str) -> Figure:
+    """HetConv P = M vs DWC+PWC per case: p50 bars with the 95 % CI of the median, on a linear axis
+    from zero (bar lengths compare), at most MAX_SERIES cases per panel, at most MAX_WIDTH_PX wide."""
+    rows = _matched_rows(study)
+    panels = chunks(rows) or [[]]
+    width = min(MAX_WIDTH_PX / CHART_DPI, max(6.0, 1.1 * max(len(g) for g in panels) + 2))
+    fig, axes = new_panels(len(panels), (width, 0.6 + 4.4 * len(panels)), CHART_DPI)
     w = 0.38
-    ax.bar([x - w / 2 for x in xs], het, w, yerr=list(zip(*het_err)) if het_err else None,
-           label="HetConv P=M (PC)", capsize=3)
-    ax.bar([x + w / 2 for x in xs], dwc, w, yerr=list(zip(*dwc_err)) if dwc_err else None, label="DWC+PWC",
-           capsize=3)
-    ax.set_xticks(list(xs))
-    ax.set_xticklabels(labels, fontsize=7)
-    ax.set_yscale("log")
-    ax.set_ylabel("p50 latency, ms (95 % CI of the median)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    for k, (ax, group) in enumerate(zip(axes, panels)):
+        xs = range(len(group))
+        het, dwc = [g[1] for g in group], [g[2] for g in group]
+        ax.bar([x - w / 2 for x in xs], [m for m, _e in het], w, yerr=list(zip(*[e for _m, e in het])) if het else None,
+               label="HetConv P=M (PC)", capsize=3, color=PALETTE[4])
+        ax.bar([x + w / 2 for x in xs], [m for m, _e in dwc], w, yerr=list(zip(*[e for _m, e in dwc])) if dwc else None,
+               label="DWC+PWC", capsize=3, color=PALETTE[0])
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([g[0] for g in group], fontsize=7)
+        ax.set_yscale("linear")
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("p50 latency, ms (95 % CI of the median)")
+        ax.set_title(title if len(panels) == 1 else f"{title} ({k + 1}/{len(panels)})", fontsize=9)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout(rect=(0, 0.06 / len(panels), 1, 1))
     add_footer(fig, footer, 110)
-    return png_bytes(fig)
+    return fig
+
+
+def matched_chart(study: StudyResult, title: str, footer: str) -> bytes:
+    """`matched_figure` as PNG."""
+    return png_bytes(matched_figure(study, title, footer))
 
 
 def layer_csv(study: StudyResult) -> str:

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     results, runs = load_frames(db)
     results, selection = select_runs(results, run_ids=args.run, latest=args.latest, since=args.since)
     check_selection(results, db, args.target, args.batch)
-    written = write_reports(results, runs, out, target=args.target, batch=args.batch, selection=selection)
+    written = write_reports(results, runs, out, target=args.target, batch=args.batch, selection=selection, db=db)
     for w in written:
         n_ok = int((w.slice.rows["status"] == "ok").sum())
         print(f"{w.folder}: {len(w.slice.rows)} results ({n_ok} measured), {len(w.files)} files "

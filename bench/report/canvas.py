@@ -24,6 +24,13 @@ def new_figure(figsize: tuple[float, float], dpi: float = DPI) -> tuple[Figure, 
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def new_panels(rows: int, figsize: tuple[float, float], dpi: float = DPI) -> tuple[Figure, list[Axes]]:
+    """A figure of `rows` stacked axes (one column), attached to its own Agg canvas."""
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig, [fig.add_subplot(rows, 1, i + 1) for i in range(rows)]
+
+
 def png_bytes(fig: Figure) -> bytes:
     """The figure rendered as PNG at its own dpi."""
     buf = io.BytesIO()

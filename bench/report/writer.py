@@ -130,8 +130,9 @@ def index_page(target_dir: Path, slices: list[WrittenSlice]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def site_index(out: Path, slices: list[WrittenSlice]) -> str:
-    """`<out>/index.html`: one row per page written (target, machine, batch, runs, date), linked."""
+def site_index(out: Path, slices: list[WrittenSlice], views: list[tuple] | None = None) -> str:
+    """`<out>/index.html`: one row per page written (target, machine, batch, runs, date), linked;
+    then the views (`views`: (view module, its pages) pairs, see `bench.report.views`)."""
     from html import escape
 
     from bench.report.html import STYLE
@@ -149,14 +150,63 @@ def site_index(out: Path, slices: list[WrittenSlice]) -> str:
             f"<style>{STYLE}</style></head><body><h1>zoobench report index</h1>"
             f"<p>One page per target, machine and batch size written by this report.</p>"
             f'<table id="index"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            "</body></html>\n")
+            f"{views_index(views or [])}</body></html>\n")
+
+
+def views_index(views: list[tuple]) -> str:
+    """The index's "Views" section: each registered view's pages linked, or what it needs."""
+    from html import escape
+
+    parts = ["<h2>Views</h2>", '<table id="views"><thead><tr><th>view</th><th>page</th><th>summary</th></tr>'
+             "</thead><tbody>"]
+    for module, pages in views:
+        if not pages:
+            parts.append(f"<tr><td>{escape(module.TITLE)}</td><td>none</td>"
+                         f"<td>needs {escape(module.NEEDS)}</td></tr>")
+        for page in pages:
+            parts.append(f"<tr><td>{escape(module.TITLE)}</td><td><a href=\"views/{escape(page.filename)}\">"
+                         f"{escape(page.title)}</a></td><td>{escape(page.summary)}</td></tr>")
+    return "".join(parts) + "</tbody></table>"
+
+
+def write_views(results: pd.DataFrame, runs: pd.DataFrame, out: Path, written: list[WrittenSlice],
+                db: Path | None) -> list[tuple]:
+    """Build every registered view from what the report read and write its pages to `<out>/views/`.
+
+    View pages of an earlier report that this one no longer writes are removed."""
+    from bench.report.views.base import SiteData
+    from bench.report.views.registry import view_modules
+
+    data = SiteData(results, runs, [w.slice for w in written], db)
+    folder = _confined(out, out / "views")
+    folder.mkdir(parents=True, exist_ok=True)
+    done, keep = [], set()
+    for module in view_modules():
+        pages = module.build(data)
+        for page in pages:
+            page.filename = path_slug_file(page.filename)  # the index links the name actually written
+            keep.add(_write_atomic(folder / page.filename, page.html.encode()).name)
+        done.append((module, pages))
+    for stale in folder.glob("*.html"):
+        if stale.name not in keep:
+            stale.unlink()
+    return done
+
+
+def path_slug_file(name: str) -> str:
+    """A view page's file name made folder-safe (slug stem, .html kept)."""
+    stem = name[:-5] if name.endswith(".html") else name
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:150] + ".html"
 
 
 def write_reports(results: pd.DataFrame, runs: pd.DataFrame, out: Path, *, target: str | None = None,
-                  batch: int | None = None, selection: Selection | None = None) -> list[WrittenSlice]:
-    """Write every slice of `results` (optionally one target / batch) under `out`; [] if none match.
+                  batch: int | None = None, selection: Selection | None = None,
+                  db: Path | None = None) -> list[WrittenSlice]:
+    """Write every slice of `results` (optionally one target / batch) under `out`, the views under
+    `out/views/` and `out/index.html`; [] if none match.
 
-    `selection` says which runs `results` was cut to; each page lists what it left out."""
+    `selection` says which runs `results` was cut to; each page lists what it left out. `db`: the
+    store `results` came from, for the views that read raw samples (None: they say so)."""
     slices = build_slices(results, runs, target=target, batch=batch, selection=selection)
     written = [write_slice(s, Path(out)) for s in slices]
     by_folder: dict[Path, list[WrittenSlice]] = {}
@@ -165,5 +215,6 @@ def write_reports(results: pd.DataFrame, runs: pd.DataFrame, out: Path, *, targe
     for folder, group in by_folder.items():
         _write_atomic(folder / "README.md", index_page(folder, group).encode())
     if written:
-        _write_atomic(Path(out) / "index.html", site_index(Path(out), written).encode())
+        views = write_views(results, runs, Path(out), written, db)
+        _write_atomic(Path(out) / "index.html", site_index(Path(out), written, views).encode())
     return written

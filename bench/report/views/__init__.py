@@ -1,0 +1,1 @@
+"""Views of the report site beyond the per-slice pages: one module per view, listed in `registry.py`."""
