@@ -68,10 +68,28 @@ def compare_samples(a: Sequence[float], b: Sequence[float], confidence: float = 
 
 
 def _round_bootstrap_medians(rng: np.random.Generator, groups: Sequence[np.ndarray], picks: np.ndarray) -> np.ndarray:
-    """Median of each two-level resample: row i of `picks` names the groups, each resampled within."""
+    """Median of each two-level resample: row i of `picks` names the groups, each resampled within.
+
+    Vectorised (a Python loop per resample cost ~0.3 s per cell pair in the report's history view):
+    every picked group gets `max size` uniform draws, those past its own size are masked as NaN, and
+    each row's median is taken over what remains, which is the same resample the loop drew.
+    """
+    sizes = np.array([g.size for g in groups])
+    flat = np.concatenate(groups)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    width = int(sizes.max())
     out = np.empty(len(picks))
-    for i, row in enumerate(picks):
-        out[i] = np.median(np.concatenate([rng.choice(groups[j], size=groups[j].size, replace=True) for j in row]))
+    rows_per_chunk = max(1, 2_000_000 // max(1, picks.shape[1] * width))  # bounds memory on large inputs
+    for start in range(0, len(picks), rows_per_chunk):
+        chunk = picks[start:start + rows_per_chunk]
+        n = sizes[chunk][:, :, None]  # (rows, slots, 1)
+        draws = np.floor(rng.random((len(chunk), chunk.shape[1], width)) * n).astype(np.int64)
+        values = flat[np.minimum(offsets[chunk][:, :, None] + draws, flat.size - 1)]
+        if (sizes == width).all():  # the usual case: equal groups, nothing to mask (nanmedian is ~3x slower)
+            out[start:start + len(chunk)] = np.median(values.reshape(len(chunk), -1), axis=1)
+            continue
+        values = np.where(np.arange(width)[None, None, :] < n, values, np.nan)
+        out[start:start + len(chunk)] = np.nanmedian(values.reshape(len(chunk), -1), axis=1)
     return out
 
 
