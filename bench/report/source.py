@@ -28,8 +28,31 @@ def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         accuracy = accuracy_frame(store.conn)
     if results.empty:
         raise BenchError(f"database {db} holds no results; run `bench run --db {db}` first")
+    results = fill_families(results)
     # measured accuracy (bench eval) travels as columns of the results, so report code keeps one frame
     return attach_measured(results, accuracy), runs
+
+
+UNKNOWN_FAMILY = "unknown family"
+
+
+def fill_families(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows stored without a family (imported results, older stores) get their zoo family, else
+    `UNKNOWN_FAMILY`: charts colour and group by family, and a missing one must not crash them."""
+    missing = results["family"].isna() | (results["family"].astype(str).str.strip() == "")
+    if not missing.any():
+        return results
+    import zoo
+
+    def family_of(model: str) -> str:
+        try:
+            return zoo.get_meta(model).family
+        except Exception:  # not a zoo model (a user model source, an unknown import): say so, do not guess
+            return UNKNOWN_FAMILY
+
+    results = results.copy()
+    results.loc[missing, "family"] = results.loc[missing, "model"].map(family_of)
+    return results
 
 
 def check_selection(results: pd.DataFrame, db: Path, target: str | None, batch: int | None) -> None:
