@@ -61,7 +61,8 @@ TABLE_JS = """
   });
 })();
 """
-NUMERIC_HEADERS = {"top-1 %", "MMACs", "params (M)", "p50 ms", "p90 ms", "p50 95% CI (ms)"}
+NUMERIC_HEADERS = {"top-1 %", "MMACs", "params (M)", "p50 ms", "p90 ms", "p50 95% CI (ms)", "% of roofline",
+                   "peak memory (MiB)"}
 
 
 def png_data_uri(png: bytes) -> str:
