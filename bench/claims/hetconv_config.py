@@ -33,6 +33,9 @@ class StudyConfig:
     calibration_samples: int = 5  # rounds of the calibration pass that picks each P's impl (and sizes the budget)
     calibration_max_time_s: float = 3.0
     warmup_max_time_s: float = 4.0
+    # the per-op breakdown's case (channels, size, batch; `hetconv_ops`), None = no breakdown
+    op_case: tuple[int, int, int] | None = (256, 14, 1)
+    op_iterations: int = 10  # profiled passes per operator in the breakdown
 
 
 ALL_PARTS = (1, 2, 4, 8, 16, 32, 64, 0)
