@@ -70,6 +70,9 @@ def test_roofline_and_op_kind_charts_are_written_and_linked(report):
     for name in (f"roofline-{MODEL.replace('_', '-')}.png", "time-by-op-kind.png"):
         png = folder / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"({name})" in page
+    html = (folder / "report.html").read_text()
+    assert "Rooflines of the profiled models" in html and f"Roofline: {MODEL}" in html
+    assert "blocks.0.conv1.0" in html  # a layer path of resnet20_cifar in the hover text
 
 
 def test_bench_results_shows_peak_memory(report, capsys):

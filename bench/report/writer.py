@@ -118,7 +118,10 @@ def write_slice(s: ReportSlice, out: Path, profiles=None) -> WrittenSlice:
                 stale.unlink()
     written.files.append(_write_atomic(folder / "README.md", markdown_page(s, charts, ranks).encode()))
     written.files.append(_write_atomic(folder / "results.csv", csv_text(s).encode()))
-    written.files.append(_write_atomic(folder / "report.html", html_page(s, pngs, ranks).encode()))
+    from bench.report.roofline_live import roofline_divs
+
+    html = html_page(s, pngs, ranks, roofline_divs(s, profiles))
+    written.files.append(_write_atomic(folder / "report.html", html.encode()))
     return written
 
 
