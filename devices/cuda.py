@@ -45,6 +45,10 @@ def precision_settings() -> dict[str, Any]:
     return settings
 
 
+CUDA_PEAK_METHOD = ("torch CUDA caching allocator: max_memory_allocated during one forward pass above what was "
+                    "allocated before it (weights excluded); max_memory_reserved beside it as peak_mem_reserved_mb")
+
+
 class CudaEventTimer:
     """Times one call with a pair of CUDA events, after draining the queue (synchronize)."""
 
@@ -179,6 +183,21 @@ class CudaDevice(Device):
     def is_oom(self, exc: BaseException) -> bool:
         """torch.cuda.OutOfMemoryError or an allocator 'out of memory' message."""
         return isinstance(exc, torch.cuda.OutOfMemoryError) or super().is_oom(exc)
+
+    def peak_memory(self, run) -> dict[str, Any]:
+        """Peak of one call on this GPU: `max_memory_allocated` above the bytes allocated before it
+        (`peak_mem_mb`: activations and workspaces, weights excluded) and `max_memory_reserved` (the
+        caching allocator's whole pool, weights included: `peak_mem_reserved_mb`); MB = 2^20 bytes."""
+        torch.cuda.synchronize(self.index)
+        torch.cuda.reset_peak_memory_stats(self.index)
+        before = torch.cuda.memory_allocated(self.index)
+        out = run()
+        torch.cuda.synchronize(self.index)
+        del out
+        allocated = torch.cuda.max_memory_allocated(self.index) - before
+        reserved = torch.cuda.max_memory_reserved(self.index)
+        return {"peak_mem_mb": round(allocated / 2**20, 3), "peak_mem_reserved_mb": round(reserved / 2**20, 3),
+                "peak_mem_method": CUDA_PEAK_METHOD}
 
     def cleanup(self) -> None:
         """Restore the cuDNN flags and free cached blocks so one cell's OOM does not poison the next."""

@@ -84,6 +84,64 @@ def set_xnnpack_threads(threads: int | None) -> int:
     return int(portable_lib._threadpool_get_thread_count())
 
 
+PLANNED_METHOD = ("ExecuTorch memory plan: sum of the .pte's memory-planned buffer sizes (execution plan "
+                  "non_const_buffer_sizes); XNNPACK's own workspace and packed weights are not in it")
+RSS_METHOD = ("RSS high-water delta of a fresh Python process (ExecuTorch runtime imported first) while it loads the "
+              ".pte and runs it once (/proc/self/clear_refs + VmHWM): planned buffers, XNNPACK packed weights and "
+              "workspace, pages touched; the memory-planned part alone is planned_mem_mb. A fresh process because "
+              "the measuring one reuses memory it freed earlier (export) without its RSS rising")
+# run by `fresh_process_rss_delta` in a new interpreter: argv = pte path, input shape as JSON
+_RSS_PROBE = """
+import json, sys
+import torch
+from executorch.runtime import Runtime
+from devices.rss import rss_high_water_delta
+rt = Runtime.get()
+pte = open(sys.argv[1], "rb").read()
+x = torch.randn(*json.loads(sys.argv[2]))
+def go():
+    program = rt.load_program(pte)
+    method = program.load_method("forward")
+    return program, method, method.execute([x])
+delta, why = rss_high_water_delta(go)
+print(json.dumps({"bytes": delta, "why": why}))
+"""
+
+
+def fresh_process_rss_delta(pte: bytes, shape: tuple[int, ...], timeout: float = 120) -> tuple[int | None, str]:
+    """(RSS high-water delta in bytes of loading and running `pte` once in a fresh interpreter, "") or
+    (None, why)."""
+    import json
+    import os
+    import sys
+
+    root = str(Path(__file__).resolve().parent.parent)  # so the child imports this checkout's `devices`
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.pte"
+        path.write_bytes(pte)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(path), json.dumps(list(shape))],
+                                  capture_output=True, text=True, timeout=timeout, env=env)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"RSS probe failed: {type(exc).__name__}"
+    try:
+        doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None, f"RSS probe failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1][:150]}"
+    return doc["bytes"], doc["why"]
+
+
+def planned_memory_bytes(pte: bytes) -> int:
+    """Bytes of the memory-planned buffers of the program's first method (what the runtime allocates
+    for non-constant tensors outside delegates), read from the .pte's execution plan."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    program = deserialize_pte_binary(pte)
+    program = getattr(program, "program", program)  # PTEFile wraps the Program in newer releases
+    return int(sum(program.execution_plan[0].non_const_buffer_sizes))
+
+
 @dataclass(frozen=True)
 class RunnerTiming:
     """One timing line of `executor_runner`: `executions` runs took `total_ms` in all."""
@@ -182,6 +240,7 @@ class HostPte:
     program: Any  # held so the program outlives its method
     method: Any
     x: torch.Tensor
+    pte: bytes = b""  # the program's bytes: the memory probe loads a fresh copy from them
 
     def __call__(self) -> Any:
         return self.method.execute([self.x])
@@ -357,4 +416,21 @@ class MobileDevice(Device):
             runner = self.adb_runner
             remote = runner.push(pte, f"model_{hashlib.sha1(pte).hexdigest()[:12]}")
             return Prepared(run=lambda: runner.run_block(remote, threads), info=info, numerics=numerics)
-        return Prepared(run=HostPte(program, method, x), info=info, numerics=numerics)
+        return Prepared(run=HostPte(program, method, x, pte), info=info, numerics=numerics)
+
+    def peak_memory(self, run) -> dict[str, Any]:
+        """The .pte's memory-planned buffers (`planned_mem_mb`) and the RSS high-water delta of a fresh
+        process loading the program and running it once (`rss_hwm_delta_mb`, see `RSS_METHOD`);
+        `peak_mem_mb` is the RSS delta where it can be measured, else the planned figure. MB = 2^20
+        bytes. Host runtime only: over adb there is no probe yet ({})."""
+        if not isinstance(run, HostPte) or not run.pte:
+            return {}
+        planned = planned_memory_bytes(run.pte)
+        out: dict[str, Any] = {"planned_mem_mb": round(planned / 2**20, 3)}
+        rss, why = fresh_process_rss_delta(run.pte, tuple(run.x.shape))
+        if rss is None:
+            out.update(peak_mem_mb=out["planned_mem_mb"], peak_mem_method=PLANNED_METHOD + f" ({why})")
+        else:
+            out.update(rss_hwm_delta_mb=round(rss / 2**20, 3), peak_mem_mb=round(rss / 2**20, 3),
+                       peak_mem_method=RSS_METHOD)
+        return out

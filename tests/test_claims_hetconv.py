@@ -121,7 +121,8 @@ def test_tiny_study_end_to_end(tmp_path):
 
     cfg = replace(QUICK, shapes=((16, 8),), parts=(1, 4, 0), impls=("grouped", "folded"),
                   network_models=("vgg16_cifar_pc", "vgg16_cifar_dwc_pwc"), min_samples=5, group_max_time_s=0.5,
-                  calibration_samples=3, calibration_max_time_s=0.3, warmup_max_time_s=0.3)
+                  calibration_samples=3, calibration_max_time_s=0.3, warmup_max_time_s=0.3, op_case=(16, 8, 1),
+                  op_iterations=2)
     seen = []
     device = get_device("cpu")
     study = HetConvStudy()
@@ -151,6 +152,16 @@ def test_tiny_study_end_to_end(tmp_path):
     rows = (tmp_path / md.name.replace(".md", "-layers.csv")).read_text().count("\n")
     assert rows == len(result.layers) + len(result.calibration) + len(result.networks) + 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(study.report_files(run.target, run.fingerprint))
+    # the per-op section: every operator of the breakdown, its conv parts' MACs those of the operator
+    assert "## Per-op breakdown at C16 H8 batch 1" in text
+    ops = {r.op.label: r for r in result.op_breakdown.rows}
+    assert {"standard", "hetconv P4 [grouped]", "hetconv P4 [folded]", "DWC+PWC"} <= set(ops)
+    for label in ("standard", "DWC+PWC"):
+        assert f"| {label} |" in text
+        assert sum(ops[label].conv_macs.values()) == ops[label].op.paper_macs(16, 8), label
+    hw, m = 8 * 8, 16  # grouped P4: a KxK conv over M/P channels per filter, then a 1x1 conv over all M
+    assert ops["hetconv P4 [grouped]"].conv_macs == {"KxK conv": hw * m * (m // 4) * 9, "1x1 conv": hw * m * m}
+    assert ops["standard"].parts_ms["1x1 conv"] == 0 and ops["DWC+PWC"].parts_ms["1x1 conv"] > 0
 
 
 # -- sequential sampling: more rounds while a pair is undecided ---------------------------------

@@ -245,6 +245,12 @@ def test_mobile_etdump_profile_has_xnnpack_ops_and_coverage():
     assert s["coverage"] == pytest.approx(s["layers_ms"] / s["e2e_p50_ms"]) and s["coverage"] > 0
     assert s["macs"] == model_costs("resnet20_cifar").macs
     assert "XNNPACK per-op events" in s["profiler"]
+    # the convolution / fully-connected ops carry their layer's MACs: together the model's (no HetConv here)
+    mapped = [r for r in result.layers if r.get("macs")]
+    assert s["mapped_ops"] == len(mapped) > 0 and "mapped" in s["op_mapping"]
+    assert sum(r["macs"] for r in mapped) == model_costs("resnet20_cifar").macs
+    modules = dict(model.named_modules())
+    assert all(r["layer"].split(" <- ")[1] in modules and r["bytes"] > 0 for r in mapped)
 
 
 def test_table_output_states_coverage_and_profiler_overhead(capsys, tmp_path):
@@ -273,3 +279,17 @@ def test_cli_profiles_a_model_source_from_a_user_file(capsys, tmp_path):
     assert doc["status"] == "ok" and doc["summary"]["macs"] == 16 * 16 * 16 * 27 + 16 * 10
     assert main(["profile", f"{net}:Tiny", "--db", str(tmp_path / "r.sqlite")]) == 2  # no --input-size
     assert "input-size" in capsys.readouterr().err
+
+
+def test_mobile_op_mapping_is_refused_when_the_counts_differ():
+    from bench.profiling.pte_layers import attach_macs
+
+    rows = [dict(layer="Convolution (NHWC, F32) IGEMM #1", delegated=True, ms=1.0),
+            dict(layer="Add (ND) #1", delegated=True, ms=0.1)]
+    node = dict(path="conv", kind="conv", macs=10, bytes=20, in_shape=None, out_shape=None)
+    n, why = attach_macs(rows, [node, node])
+    assert n == 0 and "not mapped" in why and all("macs" not in r for r in rows)
+    n, why = attach_macs(rows, [dict(node, kind="linear")])
+    assert n == 0 and "not mapped" in why
+    n, _ = attach_macs(rows, [node])
+    assert n == 1 and rows[0]["macs"] == 10 and rows[0]["layer"].endswith("<- conv") and "macs" not in rows[1]

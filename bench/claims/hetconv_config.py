@@ -40,6 +40,9 @@ class StudyConfig:
     growth: float = 4.0
     max_rounds: int = 500
     extend_max_time_s: float = 20.0
+    # the per-op breakdown's case (channels, size, batch; `hetconv_ops`), None = no breakdown
+    op_case: tuple[int, int, int] | None = (256, 14, 1)
+    op_iterations: int = 10  # profiled passes per operator in the breakdown
 
 
 ALL_PARTS = (1, 2, 4, 8, 16, 32, 64, 0)

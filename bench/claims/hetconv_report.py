@@ -210,6 +210,9 @@ def write_study(run: StudyRun, folder: ReportFolder) -> Path:
               "case, and says so where they do not.", "", verdict_table(run.verdicts)]
     lines += evidence_lines(run.verdicts)
     lines += calibration_lines(study)
+    from bench.claims.hetconv_ops import section_lines
+
+    lines += section_lines(getattr(study, "op_breakdown", None))
     lines += ["## Charts", "", f"![latency vs MACs speed-up]({speed_name})", "",
               f"![HetConv PC vs DWC+PWC]({matched_name})", "", f"All medians: [{csv_name}]({csv_name}).", ""]
     return folder.write_text(md_name, "\n".join(lines))

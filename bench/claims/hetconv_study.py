@@ -108,6 +108,7 @@ class StudyResult:
     extra_impls: tuple[str, ...] = ()
     verdicts: list[Verdict] = field(default_factory=list)
     elapsed_s: float = 0.0
+    op_breakdown: Any = None  # bench.claims.hetconv_ops.OpSection, or None
 
 
 def parts_for(channels: int, cfg: StudyConfig) -> list[int]:
@@ -500,6 +501,10 @@ def run_hetconv_study(device, cfg: StudyConfig, on_result: OnResult | None = Non
     study.counter_checks = counter_checks(cfg)
     study.layers, study.calibration = run_layer_sweep(device, cfg, extra, on_result, progress, guard)
     study.networks = run_network_level(device, cfg, on_result, progress, guard)
+    if cfg.op_case is not None:
+        from bench.claims.hetconv_ops import measure_breakdown
+
+        study.op_breakdown = measure_breakdown(device, cfg)
     study.verdicts = compute_verdicts(study)
     study.elapsed_s = time.perf_counter() - t0
     return study

@@ -77,7 +77,10 @@ def _header(name: str, s: dict, status: str, message: str) -> list[str]:
             f"{fmt(s['unattributed_ms'], '.3g')} ms; profiler: {s['profiler']}",
             f"# MACs {fmt(s['macs'], ',')}; bytes {fmt(s['bytes'], ',')}; roofline floor {fmt(s['floor_ms'], '.4g')} ms = "
             f"{fmt(s['pct_floor'], '.1f')}% of p50 (peak {fmt(s['peak_gflops'], '.1f')} GFLOP/s, "
-            f"bandwidth {fmt(s['bandwidth_gbs'], '.1f')} GB/s)"]
+            f"bandwidth {fmt(s['bandwidth_gbs'], '.1f')} GB/s)"] + (
+        # mobile: which XNNPACK ops carry MACs and bytes (bench.profiling.pte_layers)
+        [f"# per-op MACs/bytes: {s['op_mapping']} (MACs of mapped ops {fmt(s.get('mapped_macs'), ',')})"]
+        if s.get("op_mapping") else [])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the store, write every selected slice, print one line per folder written."""
     from bench.report.selection import select_runs
     from bench.report.source import check_selection, load_frames
+    from bench.report.profiles import load_profiles
     from bench.report.writer import write_reports
 
     from bench.report.writer import check_out_dir
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     results, runs = load_frames(db)
     results, selection = select_runs(results, run_ids=args.run, latest=args.latest, since=args.since)
     check_selection(results, db, args.target, args.batch)
-    written = write_reports(results, runs, out, target=args.target, batch=args.batch, selection=selection, db=db)
+    written = write_reports(results, runs, out, target=args.target, batch=args.batch, selection=selection,
+                            db=db, profiles=load_profiles(db))
     for w in written:
         n_ok = int((w.slice.rows["status"] == "ok").sum())
         print(f"{w.folder}: {len(w.slice.rows)} results ({n_ok} measured), {len(w.files)} files "

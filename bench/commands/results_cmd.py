@@ -11,7 +11,7 @@ from bench.noise import NOISY_MARK, is_noisy
 from bench.output import FORMATS, render
 
 TABLE_COLUMNS = ["run_id", "model", "target", "machine", "impl", "batch", "dtype", "layout", "threads", "status",
-                 "noisy", "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "samples", "macs", "params", "contended", "message"]
+                 "noisy", "p50_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "samples", "macs", "params", "peak_mem_mb", "contended", "message"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -68,6 +68,7 @@ def result_rows(store, run: str | None = None, target: str | None = None, status
         r["extra"] = json.loads(r["extra"]) if r.get("extra") else None
         r["noisy"] = is_noisy(r.get("status"), r.get("stop_reason"))
         r["contended"] = (r["extra"] or {}).get("contended")  # the contention guard's flag (bench.guard)
+        r["peak_mem_mb"] = (r["extra"] or {}).get("peak_mem_mb")  # MiB; method in extra.peak_mem_method
     return rows
 
 

@@ -6,8 +6,10 @@ ones, and its ETDump is read back. Rows are the XNNPACK operators inside the del
 runtime exposes them, as the pip build does: "Convolution (NHWC, F32) IGEMM #3") and the
 non-delegated operators; the delegate calls themselves are containers, so what they take beyond
 their operators is one "(delegate overhead)" row, and Method::execute (the whole pass) gives the
-profiled iteration time, hence the overhead against the timing core's p50. Per-op MACs and bytes are not mapped to
-XNNPACK ops (that needs an ETRecord): those columns are empty and the model's MACs come from
+profiled iteration time, hence the overhead against the timing core's p50. The XNNPACK
+convolution / fully-connected ops get their layer, MACs and bytes from the exported graph's MAC
+nodes in order (`pte_layers`, checked by count and kind; the summary's `op_mapping` says what was
+mapped or why not); the other ops have no MACs and no byte count. The model's MACs come from
 `bench costs`' counting. A runtime built without event tracing gives `unsupported` with the reason.
 Over adb (`--adb-runner`) there is no ETDump yet: executor_runner would need event tracing built in.
 """
@@ -90,7 +92,11 @@ def profile_pte(model: nn.Module, example: torch.Tensor, device: Device, *, name
             rows.append(dict(layer=rec["event_name"], kind=event_kind(rec["event_name"]), ms=ms,
                              delegated=bool(rec.get("is_delegated_op"))))
     per_op = any(r["delegated"] for r in rows)
+    mapped, mapping = 0, "the runtime exposes delegate calls only: no per-op MACs/bytes"
     if per_op:
+        from bench.profiling.pte_layers import attach_macs, mac_nodes
+
+        mapped, mapping = attach_macs(rows, mac_nodes(model, example))
         inside = sum(r["ms"] for r in rows if r["delegated"])
         rows.append(dict(layer="(delegate overhead)", kind="dispatch", ms=max(delegate_ms - inside, 0.0)))
     else:
@@ -98,6 +104,9 @@ def profile_pte(model: nn.Module, example: torch.Tensor, device: Device, *, name
     total = sum(r["ms"] for r in rows) or float("nan")
     for r in rows:
         r["pct"] = 100 * r["ms"] / total
+        if r.get("macs") and r.get("bytes"):  # mapped MAC ops only
+            r["gflops"] = 2 * r["macs"] / (r["ms"] * 1e6) if r["ms"] > 0 else None
+            r["intensity"] = 2 * r["macs"] / r["bytes"]
     p50 = m.stats.p50_ms
     summary = dict(batch=int(example.shape[0]), dtype="fp32", threads=info.get("threads"), e2e_p50_ms=p50,
                    e2e_samples=m.stats.samples, layers_ms=sum(r["ms"] for r in rows),
@@ -105,7 +114,8 @@ def profile_pte(model: nn.Module, example: torch.Tensor, device: Device, *, name
                    profiler_overhead=execute_ms / p50 - 1 if execute_ms else None,
                    unattributed_ms=None, iterations=iterations, layers=len(rows),
                    macs=count_module(model, example)["macs"], bytes=None, floor_ms=None, pct_floor=None,
-                   peak_gflops=None, bandwidth_gbs=None,
+                   peak_gflops=None, bandwidth_gbs=None, mapped_ops=mapped, op_mapping=mapping,
+                   mapped_macs=sum(r.get("macs") or 0 for r in rows),
                    profiler="ExecuTorch ETDump + devtools Inspector" + (
                        ", XNNPACK per-op events" if per_op else "; the runtime exposes delegate calls only"))
     return ProfileResult(model=name, layers=rows, summary=summary)

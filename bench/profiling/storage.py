@@ -95,10 +95,48 @@ def load_profile(store: ResultStore, profile_id: int) -> tuple[dict[str, Any], l
         raise KeyError(profile_id)
     prof = dict(zip([d[0] for d in cur.description], row))
     prof["summary"] = json.loads(prof["summary"]) if prof["summary"] else None
+    layers = profile_layer_rows(store.conn, profile_id)
+    return prof, layers
+
+
+def _has_tables(conn, *names: str) -> bool:
+    found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return set(names) <= found
+
+
+def ok_profiles(conn) -> list[dict[str, Any]]:
+    """Every `ok` profile row (summary parsed), oldest first; [] for a database without the tables.
+
+    Reads only (works on a read-only connection): reports call it on databases they must not change."""
+    if not _has_tables(conn, "profiles", "profile_layers"):
+        return []
+    cur = conn.execute("SELECT * FROM profiles WHERE status='ok' ORDER BY created_at, profile_id")
+    names = [d[0] for d in cur.description]
+    out = []
+    for row in cur.fetchall():
+        prof = dict(zip(names, row))
+        prof["summary"] = json.loads(prof["summary"]) if prof["summary"] else {}
+        out.append(prof)
+    return out
+
+
+def profile_layer_rows(conn, profile_id: int) -> list[dict[str, Any]]:
+    """The layer rows of one profile, in order (shapes parsed); reads only."""
     layers = []
-    for r in store.conn.execute(f"SELECT {', '.join(LAYER_FIELDS)} FROM profile_layers WHERE profile_id=? "
-                                "ORDER BY idx", (profile_id,)):
+    for r in conn.execute(f"SELECT {', '.join(LAYER_FIELDS)} FROM profile_layers WHERE profile_id=? ORDER BY idx",
+                          (profile_id,)):
         d = dict(zip(LAYER_FIELDS, r))
         d["in_shape"], d["out_shape"] = json.loads(d["in_shape"] or "null"), json.loads(d["out_shape"] or "null")
         layers.append(d)
-    return prof, layers
+    return layers
+
+
+def all_ceilings(conn) -> list[dict[str, Any]]:
+    """Every stored ceilings entry (target, machine, threads, dtype, created_at, figures), oldest first;
+    reads only; [] without the table."""
+    if not _has_tables(conn, "ceilings"):
+        return []
+    rows = conn.execute("SELECT target, machine, threads, dtype, created_at, figures FROM ceilings "
+                        "ORDER BY created_at").fetchall()
+    return [dict(target=t, machine=m, threads=th, dtype=d, created_at=c, figures=json.loads(f))
+            for t, m, th, d, c, f in rows]

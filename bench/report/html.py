@@ -61,7 +61,8 @@ TABLE_JS = """
   });
 })();
 """
-NUMERIC_HEADERS = {"top-1 %", "MMACs", "params (M)", "p50 ms", "p90 ms", "p50 95% CI (ms)"}
+NUMERIC_HEADERS = {"top-1 %", "MMACs", "params (M)", "p50 ms", "p90 ms", "p50 95% CI (ms)", "% of roofline",
+                   "peak memory (MiB)"}
 
 
 def png_data_uri(png: bytes) -> str:
@@ -90,9 +91,11 @@ def _list_html(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
 
 
-def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComparison) -> str:
+def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComparison,
+              extra_divs: list[str] | tuple[str, ...] = ()) -> str:
     """The full page: provenance, interactive charts (PNG files linked), rank summary, sortable and
-    filterable table, side lists, notes."""
+    filterable table, side lists, notes. `extra_divs`: more interactive charts (the profiled models'
+    rooflines, `bench.report.roofline_live`)."""
     from bench.report.interactive import interactive_charts, plotly_script
 
     title = f"{s.provenance.target_label()}, batch {s.batch}"
@@ -105,6 +108,9 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
         parts.append("<h2>Charts</h2><p>Hover a point for its numbers; click a family in the legend to hide "
                      "or show it (double-click: only that family).</p>")
         parts += [f'<div class="chart">{div}</div>' for _, div in live]
+    if extra_divs:
+        parts.append("<h2>Rooflines of the profiled models</h2><p>Hover a layer for its path and numbers.</p>")
+        parts += [f'<div class="chart">{div}</div>' for div in extra_divs]
     if charts:  # inline too, so the page stays one self-contained file
         parts.append("<details><summary>Static charts (PNG, for papers; also written beside this page)</summary>")
         for chart, png in charts:

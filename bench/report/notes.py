@@ -25,6 +25,9 @@ READING_NOTES = (
     "threads and compile setting.",
     "Latency vs MACs: Spearman's rank correlation over all measured variants; the called-out "
     "variants are those whose latency rank differs most from their MACs rank.",
+    "% of roofline: the roofline floor of the cell's newest `bench profile` (per layer max(2 x MACs / peak "
+    "FLOP/s, bytes / bandwidth) with the machine's `bench ceilings`, summed) / p50; blank without a profile. "
+    "Peak memory (MiB): one forward pass, measured per target as docs/profiling.md states.",
 )
 
 

@@ -15,13 +15,15 @@ import pandas as pd
 
 from bench.noise import NOISY_MARK, is_noisy
 from bench.report.data import CONFIG_COLUMNS, ReportSlice
+from bench.report.memory import peak_mem_mib
 
 CSV_COLUMNS = ("target", "machine", "arch", "batch", "model", "label", "family", "dataset", "dtype", "layout", "impl",
                "threads", "compile", "status", "message", "top1", "top1_kind", "top1_source", "macs", "params",
-               "p50_ms", "p90_ms", "p99_ms", "ci_low_ms", "ci_high_ms", "samples", "baseline", "speedup",
+               "p50_ms", "p90_ms", "p99_ms", "ci_low_ms", "ci_high_ms", "samples", "pct_roofline", "peak_mem_mib",
+               "baseline", "speedup",
                "on_front", "on_front_ci", "on_macs_front", "measured_on", "versions", "run_id")
 MD_HEADERS = ("model", "family", "top-1 %", "top-1 source", "MMACs", "params (M)", "p50 ms", "p90 ms",
-              "p50 95% CI (ms)", "speed-up vs family baseline", "Pareto front", "front (CI ties)", "MACs front")
+              "p50 95% CI (ms)", "% of roofline", "peak memory (MiB)", "speed-up vs family baseline", "Pareto front", "front (CI ties)", "MACs front")
 
 
 def ordered_rows(s: ReportSlice) -> pd.DataFrame:
@@ -60,7 +62,9 @@ def csv_text(s: ReportSlice) -> str:
     prov = s.provenance
     extra = {"arch": prov.arch, "measured_on": prov.date_text(), "versions": prov.versions_text()}
     for _, r in ordered_rows(s).iterrows():
-        writer.writerow([_plain(extra[c] if c in extra else r.get(c)) for c in CSV_COLUMNS])
+        derived = {"peak_mem_mib": peak_mem_mib(r)}  # from the row's extra, where `bench run` stores it
+        writer.writerow([_plain(extra[c] if c in extra else derived[c] if c in derived else r.get(c))
+                         for c in CSV_COLUMNS])
     return buf.getvalue()
 
 
@@ -125,6 +129,9 @@ def display_rows(s: ReportSlice) -> list[dict[str, str]]:
             "p50 ms": _ms(r["p50_ms"]) + (f" ({NOISY_MARK})" if is_noisy(r["status"], r.get("stop_reason")) else ""),
             "p90 ms": _ms(r["p90_ms"]),
             "p50 95% CI (ms)": ci,
+            # blank without a stored profile of the cell (bench.report.profiles)
+            "% of roofline": _fmt(r.get("pct_roofline"), ".1f"),
+            "peak memory (MiB)": _fmt(peak_mem_mib(r), ".3g"),
             "speed-up vs family baseline": _speedup(r),
             "Pareto front": _flag(r["on_front"]),
             "front (CI ties)": _flag(r["on_front_ci"]),

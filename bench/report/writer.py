@@ -22,7 +22,7 @@ from bench.report.markdown import markdown_page
 from bench.report.selection import Selection
 from bench.report.tables import csv_text
 
-CHART_GLOBS = ("accuracy-vs-*.png", "latency-vs-macs.png")
+CHART_GLOBS = ("accuracy-vs-*.png", "latency-vs-macs.png", "roofline-*.png", "time-by-op-kind*.png")
 
 
 @dataclass
@@ -94,12 +94,16 @@ def _write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
-def write_slice(s: ReportSlice, out: Path) -> WrittenSlice:
-    """Render and write every file of one slice; returns the folder and files."""
+def write_slice(s: ReportSlice, out: Path, profiles=None) -> WrittenSlice:
+    """Render and write every file of one slice; returns the folder and files. `profiles` (a
+    `bench.report.profiles.ProfileSet`) adds the op-kind and roofline charts of profiled models."""
+    from bench.report.opkind import profile_charts
+
     folder = _confined(out, target_folder(out, s) / f"batch-{path_slug(str(s.batch))}")
     folder.mkdir(parents=True, exist_ok=True)
     written = WrittenSlice(s, folder)
     charts, ranks = slice_charts(s.rows, s.datasets_with_accuracy(), s.provenance, s.batch)
+    charts += profile_charts(s, profiles)
     pngs = []
     for chart in charts:
         buf = io.BytesIO()
@@ -114,7 +118,10 @@ def write_slice(s: ReportSlice, out: Path) -> WrittenSlice:
                 stale.unlink()
     written.files.append(_write_atomic(folder / "README.md", markdown_page(s, charts, ranks).encode()))
     written.files.append(_write_atomic(folder / "results.csv", csv_text(s).encode()))
-    written.files.append(_write_atomic(folder / "report.html", html_page(s, pngs, ranks).encode()))
+    from bench.report.roofline_live import roofline_divs
+
+    html = html_page(s, pngs, ranks, roofline_divs(s, profiles))
+    written.files.append(_write_atomic(folder / "report.html", html.encode()))
     return written
 
 
@@ -201,14 +208,17 @@ def path_slug_file(name: str) -> str:
 
 def write_reports(results: pd.DataFrame, runs: pd.DataFrame, out: Path, *, target: str | None = None,
                   batch: int | None = None, selection: Selection | None = None,
-                  db: Path | None = None) -> list[WrittenSlice]:
+                  db: Path | None = None, profiles=None) -> list[WrittenSlice]:
     """Write every slice of `results` (optionally one target / batch) under `out`, the views under
     `out/views/` and `out/index.html`; [] if none match.
 
     `selection` says which runs `results` was cut to; each page lists what it left out. `db`: the
-    store `results` came from, for the views that read raw samples (None: they say so)."""
+    store `results` came from, for the views that read raw samples (None: they say so). `profiles`
+    (`bench.report.profiles.ProfileSet`) gives the "% of roofline" column and the profile charts."""
+    if profiles is not None:
+        results = profiles.attach(results)
     slices = build_slices(results, runs, target=target, batch=batch, selection=selection)
-    written = [write_slice(s, Path(out)) for s in slices]
+    written = [write_slice(s, Path(out), profiles) for s in slices]
     by_folder: dict[Path, list[WrittenSlice]] = {}
     for w in written:
         by_folder.setdefault(w.folder.parent, []).append(w)
