@@ -142,3 +142,31 @@ def test_cluster_threads_are_not_checked_against_the_drivers_cores():
     assert build_grid(args, lambda: None, check_cores=False).threads == (too_many,)
     with pytest.raises(BenchError, match="exceeds"):
         build_grid(args, lambda: None)
+
+
+def test_fleet_and_direct_runs_of_one_machine_compare(monkeypatch):
+    """A run measured through a `bench worker` and one measured directly on the same machine have
+    fingerprints that differ only in the fleet's provenance fields (and jitter): `bench compare` matches them."""
+    import torch
+
+    from bench.compare import CellData, RunData, compare_runs
+    from bench.load import run_load_fields
+
+    monkeypatch.setattr(fleet_worker, "_STATE", None)
+    monkeypatch.setattr(fleet_worker, "_costs", lambda: None)  # the cost table is not under test
+    before = torch.get_num_threads()
+    try:
+        fleet_fp = fleet_worker.configure("cpu", threads=1, label_suffix="w0").fingerprint
+    finally:
+        torch.set_num_threads(before)
+    direct_fp = {**CpuDevice().fingerprint(threads=1), **run_load_fields()}  # as `bench run` stores it
+    assert "fleet_resource" in fleet_fp and "fleet_host" in fleet_fp
+
+    def run(label, fp):
+        one = CellData(Cell("resnet20_cifar", threads=1), status="ok", samples_ms=[1.0, 1.1, 0.9, 1.0, 1.05])
+        return RunData(label=label, run_ids=[label], target="cpu", fingerprint=fp, git_commit=fp.get("git_commit"),
+                       created_at="2026-01-01T00:00:00+00:00", cells={one.key(): one})
+
+    result = compare_runs(run("direct", direct_fp), run("fleet", fleet_fp))
+    assert result.fingerprint.ok and not result.forced
+    assert {"fleet_resource", "fleet_host"} <= set(result.fingerprint.jittered)
