@@ -28,8 +28,10 @@ def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         accuracy = accuracy_frame(store.conn)
     if results.empty:
         raise BenchError(f"database {db} holds no results; run `bench run --db {db}` first")
+    from bench.report.data import use_fleet_machines
+
     # measured accuracy (bench eval) travels as columns of the results, so report code keeps one frame
-    return attach_measured(results, accuracy), runs
+    return use_fleet_machines(attach_measured(results, accuracy), runs)
 
 
 def check_selection(results: pd.DataFrame, db: Path, target: str | None, batch: int | None) -> None:
