@@ -134,7 +134,8 @@ def kernels_for(device) -> Any:
     """The calibration kernel factory for this worker's device (tests replace it with a fake)."""
     from bench.guard import kernel_factory_for
 
-    return kernel_factory_for(device.name)
+    # on the worker's own GPU (--gpu), not whichever one is current
+    return kernel_factory_for(device.name, getattr(device, "index", None) if device.name == "cuda" else None)
 
 
 def _guard(state: WorkerState, settings: dict[str, Any] | None, run_id: str | None):
