@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 from bench.cell import Cell
-from bench.report.data import build_slices
+from bench.cli import main
+from bench.report.data import build_slices, fleet_machine, fleet_target_of
 from bench.report.source import load_frames
 from bench.stats import summarize
 from bench.store import ResultStore
@@ -43,3 +44,16 @@ def test_two_fleet_workers_of_one_machine_are_two_report_machines(tmp_path):
     assert sorted(s.machine for s in slices) == sorted(by_run)
     for s in slices:
         assert len(s.rows) == len(MODELS) and set(s.rows["run_id"]) == {by_run[by_run == s.machine].index[0]}
+    # `bench report` writes each machine's pages in a folder of its own (none overwrites another)
+    out = tmp_path / "rep"
+    assert main(["report", "--db", str(db), "--out", str(out)]) == 0
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 3
+    assert [f for f in folders if f.endswith("-w0")] and [f for f in folders if f.endswith("-w1")]
+
+
+def test_fleet_target_round_trips_through_the_machine_label():
+    machine = fleet_machine("AMD EPYC (x86_64)", {"fleet_resource": "zoobench:cpu:AMD-EPYC-x86_64-w0"})
+    assert fleet_target_of(machine) == "cpu:AMD-EPYC-x86_64-w0"
+    assert fleet_target_of("AMD EPYC (x86_64)") == ""
+    assert fleet_machine("AMD EPYC (x86_64)", {}) == "AMD EPYC (x86_64)"

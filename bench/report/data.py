@@ -121,7 +121,16 @@ def fleet_machine(machine: str, fingerprint: dict) -> str:
     if not resource:
         return machine
     parts = str(resource).split(":", 2)  # 'zoobench:<device>:<label>' (bench/fleet/resources.py)
-    return f"{machine} [fleet {':'.join(parts[1:]) if len(parts) == 3 else resource}]"
+    return f"{machine}{FLEET_TAG}{':'.join(parts[1:]) if len(parts) == 3 else resource}]"
+
+
+FLEET_TAG = " [fleet "
+
+
+def fleet_target_of(machine: str) -> str:
+    """The fleet target a `fleet_machine` label names ('cpu:AMD-EPYC-x86_64-w0'), '' for a direct run."""
+    head, tag, tail = str(machine).rpartition(FLEET_TAG)
+    return tail[:-1] if tag and tail.endswith("]") else ""
 
 
 def use_fleet_machines(results: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
