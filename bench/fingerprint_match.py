@@ -19,6 +19,9 @@ JITTER_FIELDS: dict[str, str] = {
     "created_at": "date of the run",
     "date": "date of the run",
     "hostname": "CI runners of one pool share hardware, not names",
+    # a run measured through `bench worker` names the worker; the same machine measured directly does not
+    "fleet_resource": "the fleet worker's resource name (bench/fleet): which worker, not which machine",
+    "fleet_host": "the fleet worker's host name (bench/fleet): as hostname",
 }
 
 

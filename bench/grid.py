@@ -72,19 +72,29 @@ def logical_cores() -> int:
     return os.cpu_count() or 1
 
 
+def threads_over_cores(value: int, cores: int | None = None) -> str:
+    """Why `value` threads cannot be measured on a machine with `cores` logical cores (default: this
+    one), or '' when they can. A fleet worker asks this of its own host for each cell."""
+    cores = cores or logical_cores()
+    if value > cores:
+        return (f"--threads: {value} exceeds this machine's {cores} logical core(s); "
+                "oversubscribed threads time contention, not the model")
+    return ""
+
+
 def _check_threads(value: int) -> None:
     # An error, not a warning: more threads than cores oversubscribes the CPU, so the latency
     # measures the OS scheduler's contention, not the model, and a stored number would mislead
     # every later comparison (a warning scrolls away; CI logs are rarely read).
-    cores = logical_cores()
-    if value > cores:
-        raise BenchError(f"--threads: {value} exceeds this machine's {cores} logical core(s); "
-                         "oversubscribed threads time contention, not the model")
+    why = threads_over_cores(value)
+    if why:
+        raise BenchError(why)
 
 
-def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+def parse_int_list(text: str, what: str, check_cores: bool = True) -> tuple[int, ...]:
     """'1,8' -> (1, 8); every value a positive integer within its bound (`INT_LIMITS`; threads:
-    at most the logical cores), else BenchError naming `what`."""
+    at most the logical cores, unless `check_cores` is False: a fleet worker checks its own), else
+    BenchError naming `what`."""
     items = _split(text, what)
     if not items:
         raise BenchError(f"--{what} is empty; give positive integers like 1,8")
@@ -99,7 +109,7 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
             raise BenchError(f"--{what}: '{item}' is not an integer; give positive integers like 1,8") from None
         if value < 1:
             raise BenchError(f"--{what}: {value} must be >= 1")
-        if what == "threads":
+        if what == "threads" and check_cores:
             _check_threads(value)
         elif value > limit:
             raise BenchError(f"--{what}: {value} is too large; at most {limit} ({why})")

@@ -122,8 +122,8 @@ def gemm_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -
     time-shared core still delivers between preemptions (measured: +15 % under two CPU hogs on 2
     cores, while the model's p50 went 5x), whereas the block's wall time includes the waits.
 
-    On the host it runs at `threads` intra-op threads (restored afterwards); on "cuda" it is timed
-    with synchronize around each call.
+    On the host it runs at `threads` intra-op threads (restored afterwards); on "cuda" (or "cuda:N")
+    it is timed with that GPU's synchronize around each call.
     """
     import torch
 
@@ -131,7 +131,8 @@ def gemm_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(CALIBRATION_SIZE, CALIBRATION_SIZE, generator=gen).to(device=device, dtype=torch_dtype)
     b = torch.randn(CALIBRATION_SIZE, CALIBRATION_SIZE, generator=gen).to(device=device, dtype=torch_dtype)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    on_gpu = str(device).startswith("cuda")
+    sync = (lambda: torch.cuda.synchronize(device)) if on_gpu else (lambda: None)
 
     def run() -> float:
         previous = torch.get_num_threads()
@@ -154,10 +155,10 @@ def gemm_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -
     return run
 
 
-def kernel_factory_for(target: str, device: Any = None) -> KernelFactory:
+def kernel_factory_for(target: str, device: Any = None, index: int | None = None) -> KernelFactory:
     """The calibration kernel for a target: the device's own (`Device.calibration_kernel`, e.g. a .pte on
-    ExecuTorch for mobile) when it provides one, else a GPU GEMM for cuda when a GPU is present, else the
-    host GEMM."""
+    ExecuTorch for mobile) when it provides one, else a GPU GEMM for cuda when a GPU is present (on GPU
+    `index` when given: a fleet worker's --gpu), else the host GEMM."""
     def factory(threads: int | None, dtype: str) -> Callable[[], float]:
         own = getattr(device, "calibration_kernel", None)
         kernel = own(threads, dtype) if own is not None else None
@@ -167,7 +168,7 @@ def kernel_factory_for(target: str, device: Any = None) -> KernelFactory:
             import torch
 
             if torch.cuda.is_available():
-                return gemm_kernel(None, dtype, "cuda")
+                return gemm_kernel(None, dtype, "cuda" if index is None else f"cuda:{index}")
         return gemm_kernel(threads, dtype)
 
     return factory

@@ -108,9 +108,15 @@ def test_two_targets_every_cell_lands_once_with_its_target(two_targets, tmp_path
         # the run's fingerprint is the worker's own, and names the target the driver routed to
         assert fp["fleet_resource"] == settings["fleet"]["target"]
         resources.add(fp["fleet_resource"])
-        cells = _rows(db, "SELECT cell_key, status FROM results WHERE run_id=?", run_id)
-        assert sorted(json.loads(k)["batch"] for k, _ in cells) == [1, 2]  # each cell once
-        assert {s for _, s in cells} == {"ok"}
+        cells = _rows(db, "SELECT cell_key, status, extra FROM results WHERE run_id=?", run_id)
+        assert sorted(json.loads(k)["batch"] for k, _, _ in cells) == [1, 2]  # each cell once
+        assert {s for _, s, _ in cells} == {"ok"}
+        # the guard (on by default) ran on the worker: its flag is in each cell, its series in the run
+        assert "guard" in settings and all("contended" in json.loads(e) for _, _, e in cells)
+        series = [json.loads(r) for (r,) in _rows(db, "SELECT reading FROM guard_calibration WHERE run_id=? "
+                                                     "ORDER BY idx", run_id)]
+        assert series and series[0]["label"] == "baseline"
+        assert sum(r["label"] == "baseline" for r in series) == 1  # one baseline per run, not per cell
     assert len(resources) == 2 and all(r.endswith(("-w0", "-w1")) for r in resources)
     assert len(printed) == 4 and {r["status"] for r in printed} == {"ok"}
     # --resume: everything is stored, nothing is measured again
@@ -133,6 +139,20 @@ def test_target_without_worker_is_reported_not_hung(two_targets, tmp_path, capsy
     assert status == "not_measured" and target == "cuda"
     assert message.startswith("not measured: no worker for target cuda:*")
     capsys.readouterr()
+
+
+def test_threads_are_checked_on_the_worker(two_targets, tmp_path, capsys):
+    # more threads than any core count here: the driver does not refuse them, each worker stores them
+    # unsupported with its reason (the workers run on this host, so its core count is theirs)
+    too_many = (os.cpu_count() or 1) + 1
+    db = tmp_path / "r.sqlite"
+    assert main(["run", "--cluster", two_targets.address, "--targets", "cpu:*-w0", "--models", "resnet20_cifar",
+                 "--threads", f"1,{too_many}", "--db", str(db), *FAST]) == 0
+    capsys.readouterr()
+    rows = {json.loads(k)["threads"]: (status, msg) for k, status, msg in
+            _rows(db, "SELECT cell_key, status, message FROM results")}
+    assert rows[1][0] == "ok"
+    assert rows[too_many][0] == "unsupported" and "exceeds" in rows[too_many][1]
 
 
 @pytest.mark.slow

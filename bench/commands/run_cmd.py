@@ -116,8 +116,9 @@ def _int_arg(text: str, what: str) -> int:
     return values[0]
 
 
-def build_grid(args: argparse.Namespace, default_threads: Callable[[], int]) -> GridSpec:
-    """Validate the grid arguments (BenchError on bad input) and return the GridSpec."""
+def build_grid(args: argparse.Namespace, default_threads: Callable[[], int], check_cores: bool = True) -> GridSpec:
+    """Validate the grid arguments (BenchError on bad input) and return the GridSpec. `check_cores`
+    False (--cluster): --threads is not checked against this machine's cores; each worker checks its own."""
     from bench.grid import GridSpec, parse_choice_list, parse_int_list
     from devices.base import DTYPES, LAYOUTS
     from zoo.layers.hetconv import IMPLS
@@ -127,7 +128,7 @@ def build_grid(args: argparse.Namespace, default_threads: Callable[[], int]) -> 
     dtypes = parse_choice_list(args.dtype, tuple(DTYPES), "dtype")
     layouts = parse_choice_list(args.layout, LAYOUTS, "layout")
     impls = parse_choice_list(args.impl, IMPLS, "impl") if args.impl else (None,)
-    threads = parse_int_list(args.threads, "threads") if args.threads else (default_threads(),)
+    threads = parse_int_list(args.threads, "threads", check_cores) if args.threads else (default_threads(),)
     load_variants(args)  # saved variants (bench prune / lowrank) are registered only on request
     if args.models.strip() == defaults.DEFAULT_MODELS_KEYWORD:
         models = list(defaults.DEFAULT_MODELS)
@@ -221,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         from bench.fleet import command
 
         command.check_args(args)
-        return command.run(args, build_grid(args, lambda: None), timing_settings(args))
+        return command.run(args, build_grid(args, lambda: None, check_cores=False), timing_settings(args),
+                           guard_settings(args))
     if args.device is None:
         raise BenchError("--device is required (or --cluster tcp://HOST:PORT; see docs/fleet.md)")
     canonical_name(args.device)  # unknown device: fail before anything slow

@@ -7,7 +7,7 @@ from bench.errors import BenchError
 from bench.output import render
 
 SUMMARY_COLUMNS = ["target", "model", "impl", "batch", "dtype", "layout", "threads", "status", "p50_ms", "ci_low_ms",
-                   "ci_high_ms", "samples", "message"]
+                   "ci_high_ms", "samples", "contended", "message"]
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -25,8 +25,9 @@ def check_args(args: argparse.Namespace) -> None:
             raise BenchError(f"--{what.replace('_', '-')} must be > 0, got {value}")
 
 
-def run(args: argparse.Namespace, spec, timing) -> int:
-    """Sweep `spec` over the fleet at `args.cluster`, then print one row per stored cell."""
+def run(args: argparse.Namespace, spec, timing, guard=None) -> int:
+    """Sweep `spec` over the fleet at `args.cluster` (each worker guarding its cells with the
+    GuardSettings `guard`), then print one row per stored cell."""
     try:
         import distributed  # noqa: F401
     except ImportError:
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace, spec, timing) -> int:
                         worker_timeout=args.worker_timeout)
     with ResultStore(args.db) as store:
         try:
-            report = run_fleet(store, opts, spec, timing, resume=args.resume, progress=not args.no_progress)
+            report = run_fleet(store, opts, spec, timing, resume=args.resume, progress=not args.no_progress,
+                               guard=guard)
         except KeyboardInterrupt:
             raise BenchError(f"interrupted; finished cells are stored in {args.db}; "
                              "run the same command with --resume to continue", code=130) from None
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace, spec, timing) -> int:
         rows.append(dict(target=target, model=c.model, impl=o.impl, batch=c.batch, dtype=c.dtype, layout=c.layout,
                          threads=c.threads, status=o.status, p50_ms=st.p50_ms if st else None,
                          ci_low_ms=st.ci_low_ms if st else None, ci_high_ms=st.ci_high_ms if st else None,
-                         samples=st.samples if st else None, message=o.message))
+                         samples=st.samples if st else None, contended=o.info.get("contended"),
+                         message=o.message))
     if args.format == "table":
         for r in report.runs:
             print(f"# run {r.run_id}  target {r.name}  {r.done} cell(s) stored, "

@@ -10,6 +10,10 @@ Faults (docs/fleet.md):
   (the cell a dying worker was running is stored `lost`); the sweep never hangs on it;
 - scheduler unreachable: BenchError after `connect_timeout` seconds (one line, exit 2);
 - driver killed: every stored cell is committed; `--resume` continues each target's run.
+
+The contention guard runs on the workers (bench/fleet/worker.py); the driver sends the run's
+GuardSettings with each cell and stores the readings each cell brings back in the target run's
+calibration series (`bench.guard_store`), as `bench run` does; the contended flag is in the outcome.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from bench.errors import BenchError
 from bench.fleet import worker as fleet_worker
 from bench.fleet.resources import Target, matches, parse_resource, pattern_device
 from bench.grid import GridSpec
+from bench.guard import GuardSettings
 from bench.runner import CellOutcome, TimingSettings, has_hetconv, run_settings, store_outcome
 from bench.store import ResultStore
 
@@ -125,24 +130,25 @@ def _store_status(store: ResultStore, run: TargetRun, cell: Cell, status: str, m
 
 
 def run_fleet(store: ResultStore, opts: FleetOptions, spec: GridSpec, timing: TimingSettings, *,
-              resume: bool = False, progress: bool = True) -> FleetReport:
-    """Measure every cell of `spec` on every target matching `opts.patterns`, storing as results arrive."""
+              resume: bool = False, progress: bool = True, guard: GuardSettings | None = None) -> FleetReport:
+    """Measure every cell of `spec` on every target matching `opts.patterns`, storing as results arrive.
+    With `guard` (enabled), every worker guards its cells and the driver stores the readings."""
     from distributed import as_completed
 
     client = connect(opts.scheduler, opts.connect_timeout)
     try:
-        return _sweep(client, store, opts, spec, timing, resume, progress, as_completed)
+        return _sweep(client, store, opts, spec, timing, resume, progress, as_completed, guard)
     finally:
         client.close(timeout=5)
 
 
-def _sweep(client, store, opts, spec, timing, resume, progress, as_completed) -> FleetReport:
+def _sweep(client, store, opts, spec, timing, resume, progress, as_completed, guard=None) -> FleetReport:
     cells = spec.cells(has_hetconv)
     targets, unmatched = discover(client, opts.patterns, opts.worker_timeout)
     report = FleetReport(runs=[])
     for pattern in unmatched:  # a target nobody serves: reported at once, never waited on
         fp = {"fleet_pattern": pattern, "fleet_note": "no worker"}
-        settings = {**run_settings(spec, timing, {}), "fleet": {"target": pattern}}
+        settings = {**run_settings(spec, timing, {}, guard), "fleet": {"target": pattern}}
         run_id, todo = _open_run(store, pattern_device(pattern), fp, settings, cells, resume)
         run = TargetRun(pattern, pattern_device(pattern), run_id, None, todo, len(cells))
         report.runs.append(run)
@@ -157,10 +163,10 @@ def _sweep(client, store, opts, spec, timing, resume, progress, as_completed) ->
             fp, options = {"fleet_resource": t.resource, "fleet_note": "no worker"}, {}
         else:
             fp, options = info["fingerprint"], info["options"]
-        settings = {**run_settings(spec, timing, options), "fleet": {"target": t.resource}}
+        settings = {**run_settings(spec, timing, options, guard), "fleet": {"target": t.resource}}
         run_id, todo = _open_run(store, t.device, fp, settings, cells, resume)
         report.runs.append(TargetRun(t.short, t.device, run_id, t.resource, todo, len(cells)))
-    _measure(client, store, report, timing, opts, progress, as_completed)
+    _measure(client, store, report, timing, opts, progress, as_completed, guard)
     for run in report.runs:
         store.finish_run(run.run_id)
     return report
@@ -183,16 +189,17 @@ def _fingerprints(client, targets: list[Target], timeout: float) -> dict[str, di
 
 
 def _measure(client, store, report: FleetReport, timing: TimingSettings, opts: FleetOptions, progress: bool,
-             as_completed) -> None:
+             as_completed, guard: GuardSettings | None = None) -> None:
     from tqdm import tqdm
 
+    guard_dict = guard.to_dict() if guard is not None and guard.enabled else None
     live = [r for r in report.runs if r.resource is not None]
     pending: dict[str, tuple[Any, TargetRun, Cell]] = {}
     for run in live:
         for cell in run.todo:
             key = f"zoobench-cell-{uuid.uuid4().hex}"
             fut = client.submit(fleet_worker.measure_task, run.resource, cell.to_dict(), timing.to_dict(),
-                                resources={run.resource: 1}, pure=False, key=key)
+                                guard_dict, run.run_id, resources={run.resource: 1}, pure=False, key=key)
             pending[key] = (fut, run, cell)
     total = sum(r.cells_total for r in report.runs)
     bar = tqdm(total=total, initial=total - len(pending), desc="bench run --cluster", unit="cell", file=sys.stderr,
@@ -224,7 +231,12 @@ def _store_result(store: ResultStore, run: TargetRun, cell: Cell, fut) -> CellOu
     from distributed import KilledWorker
 
     if fut.status == "finished":
-        outcome = fut.result()["outcome"]
+        from bench import guard_store
+
+        result = fut.result()
+        for reading in result.get("guard_readings", ()):  # before the result: the series leads to the cell
+            guard_store.add_reading(store, run.run_id, reading)
+        outcome = result["outcome"]
         store_outcome(store, run.run_id, outcome)
         run.done += 1
         return outcome

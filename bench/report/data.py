@@ -107,6 +107,43 @@ def _config_text(row: pd.Series, columns: list[str]) -> str:
     return ", ".join(parts)
 
 
+def fleet_machine(machine: str, fingerprint: dict) -> str:
+    """The machine label of a run, with its fleet target when a `bench worker` measured it: two workers
+    with one hardware label (`bench cluster local`'s -w0/-w1) are two targets, so two machines here."""
+    if isinstance(fingerprint, str):  # hand-made frames may hold the stored JSON text
+        import json
+
+        try:
+            fingerprint = json.loads(fingerprint)
+        except ValueError:
+            return machine
+    resource = fingerprint.get("fleet_resource") if isinstance(fingerprint, dict) else None
+    if not resource:
+        return machine
+    parts = str(resource).split(":", 2)  # 'zoobench:<device>:<label>' (bench/fleet/resources.py)
+    return f"{machine}{FLEET_TAG}{':'.join(parts[1:]) if len(parts) == 3 else resource}]"
+
+
+FLEET_TAG = " [fleet "
+
+
+def fleet_target_of(machine: str) -> str:
+    """The fleet target a `fleet_machine` label names ('cpu:AMD-EPYC-x86_64-w0'), '' for a direct run."""
+    head, tag, tail = str(machine).rpartition(FLEET_TAG)
+    return tail[:-1] if tag and tail.endswith("]") else ""
+
+
+def use_fleet_machines(results: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`results` and `runs` with `machine` naming the fleet target of runs measured through the fleet
+    (`fleet_machine`), so every slice, --latest and provenance tell those targets apart."""
+    if runs.empty or "fingerprint" not in runs:
+        return results, runs
+    runs = runs.assign(machine=[fleet_machine(str(m), fp) for m, fp in zip(runs["machine"], runs["fingerprint"])])
+    by_run = dict(zip(runs["run_id"].astype(str), runs["machine"]))
+    machines = [by_run.get(str(r), m) for r, m in zip(results["run_id"], results["machine"])]
+    return results.assign(machine=machines), runs
+
+
 def add_labels(rows: pd.DataFrame) -> pd.DataFrame:
     """Add `label`: the model name, plus the settings that differ between its rows in the slice."""
     df = rows.copy()

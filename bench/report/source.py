@@ -29,8 +29,10 @@ def load_frames(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if results.empty:
         raise BenchError(f"database {db} holds no results; run `bench run --db {db}` first")
     results = fill_families(results)
+    from bench.report.data import use_fleet_machines
+
     # measured accuracy (bench eval) travels as columns of the results, so report code keeps one frame
-    return attach_measured(results, accuracy), runs
+    return use_fleet_machines(attach_measured(results, accuracy), runs)
 
 
 UNKNOWN_FAMILY = "unknown family"

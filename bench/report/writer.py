@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.charts import slice_charts
-from bench.report.data import ReportSlice, build_slices
+from bench.report.data import ReportSlice, build_slices, fleet_target_of
 from bench.report.html import html_page
 from bench.report.markdown import markdown_page
 from bench.report.selection import Selection
@@ -53,7 +53,11 @@ def target_folder(out: Path, s: ReportSlice) -> Path:
     Both parts are slugs ([a-z0-9-] only), so a stored or imported name holding `/` or `..`
     can never place a file outside `out`."""
     prov = s.provenance
-    return _confined(out, out / f"{path_slug(str(s.target))}-{machine_slug(prov.hardware(), prov.folder_arch())}")
+    name = f"{path_slug(str(s.target))}-{machine_slug(prov.hardware(), prov.folder_arch())}"
+    fleet = fleet_target_of(s.machine)
+    if fleet:  # two fleet workers of one hardware: one folder each (the label's tail tells them apart)
+        name += "-fleet-" + re.sub(r"[^a-z0-9]+", "-", fleet.lower()).strip("-")[-40:].strip("-")
+    return _confined(out, out / name)
 
 
 def path_slug(text: str) -> str:
