@@ -1,6 +1,7 @@
 """A killed run loses at most the cell in flight; --resume finishes it with no duplicate."""
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def test_claim_refuses_a_live_writer_and_takes_over_a_dead_one(tmp_path):
     try:
         with ResultStore(db) as store:
             store.conn.execute("INSERT INTO run_writers VALUES ('R1', ?, ?, '2026-01-01T00:00:00+00:00')",
-                               (sleeper.pid, __import__("socket").gethostname()))
+                               (sleeper.pid, socket.gethostname()))
             store.conn.commit()
             with pytest.raises(RunBusyError, match=f"process {sleeper.pid} on this host"):
                 store.claim_run("R1")
