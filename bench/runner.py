@@ -18,7 +18,7 @@ from bench import defaults
 from bench.grid import Cell, GridSpec
 from bench.guard import Guard, GuardSettings, kernel_factory_for
 from bench.load import CellLoad, run_load_fields
-from bench.store import ResultStore
+from bench.store import ResultStore, new_run_id
 from bench.timing import Measurement, Timer, measure
 from devices.base import Device, UnsupportedCell
 from devices.registry import machine_label
@@ -290,31 +290,12 @@ def make_guard(store: ResultStore, run_id: str, device: Device, settings: GuardS
                  on_reading=lambda r: guard_store.add_reading(store, run_id, r))
 
 
-def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingSettings, *,
-             resume: bool = False, device_options: dict[str, Any] | None = None, progress: bool = True,
-             on_cell: Callable[[CellOutcome], None] | None = None, guard: GuardSettings | None = None) -> RunReport:
-    """Run every cell of `spec` on `device`, committing each result as it finishes.
-
-    With `resume`, the newest run with the same target, machine and settings is continued and
-    its finished cells are skipped; if there is none, a new run starts. With `guard` (enabled),
-    the calibration baseline is taken before the first cell and every cell is guarded (`bench.guard`).
-    """
+def _run_cells(store: ResultStore, run_id: str, device: Device, cells: list[Cell], todo: list[Cell],
+               timing: TimingSettings, guard: GuardSettings | None, progress: bool,
+               on_cell: Callable[[CellOutcome], None] | None) -> list[CellOutcome]:
+    """Measure and store each cell of `todo` (a progress bar counts all `cells`); the outcomes."""
     from tqdm import tqdm
 
-    settings = run_settings(spec, timing, device_options or {}, guard)
-    fingerprint = {**device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None),
-                   **run_load_fields()}  # load: a jitter field, reported by `bench compare`, never matched
-    run_id = None
-    if resume:
-        run_id = store.latest_matching_run(device.name, settings, machine_label(device.name, fingerprint))
-        if run_id is None:
-            print("bench: nothing to resume with these settings; starting a new run", file=sys.stderr)
-    resumed = run_id is not None
-    if run_id is None:
-        run_id = store.start_run(device.name, fingerprint, settings)
-    cells = spec.cells(has_hetconv)
-    done = store.finished_cells(run_id) if resumed else set()
-    todo = [c for c in cells if c.key() not in done]
     costs, timer = CostLookup(), device.timer()
     guard_ = make_guard(store, run_id, device, guard)
     if guard_ is not None and todo:
@@ -331,6 +312,43 @@ def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingS
             if on_cell is not None:
                 on_cell(outcome)
             bar.update(1)
-    store.finish_run(run_id)
+    return outcomes
+
+
+def run_grid(store: ResultStore, device: Device, spec: GridSpec, timing: TimingSettings, *,
+             resume: bool = False, device_options: dict[str, Any] | None = None, progress: bool = True,
+             on_cell: Callable[[CellOutcome], None] | None = None, guard: GuardSettings | None = None) -> RunReport:
+    """Run every cell of `spec` on `device`, committing each result as it finishes.
+
+    With `resume`, the newest run with the same target, machine and settings is continued and
+    its finished cells are skipped; if there is none, a new run starts. With `guard` (enabled),
+    the calibration baseline is taken before the first cell and every cell is guarded (`bench.guard`).
+    The run is claimed for this process while it is written (`ResultStore.claim_run`): a second
+    process resuming it at the same time gets `RunBusyError` (one line, exit 2) before measuring.
+    """
+    settings = run_settings(spec, timing, device_options or {}, guard)
+    fingerprint = {**device.fingerprint(threads=spec.threads[0] if len(spec.threads) == 1 else None),
+                   **run_load_fields()}  # load: a jitter field, reported by `bench compare`, never matched
+    run_id = None
+    if resume:
+        run_id = store.latest_matching_run(device.name, settings, machine_label(device.name, fingerprint))
+        if run_id is None:
+            print("bench: nothing to resume with these settings; starting a new run", file=sys.stderr)
+    resumed = run_id is not None
+    if run_id is None:
+        run_id = new_run_id()
+    # claimed before the run row exists and before its finished cells are read, so a concurrent
+    # --resume either sees this writer (and is refused) or finds every cell this one stored
+    store.claim_run(run_id)
+    try:
+        if not resumed:
+            store.start_run(device.name, fingerprint, settings, run_id=run_id)
+        cells = spec.cells(has_hetconv)
+        done = store.finished_cells(run_id) if resumed else set()
+        todo = [c for c in cells if c.key() not in done]
+        outcomes = _run_cells(store, run_id, device, cells, todo, timing, guard, progress, on_cell)
+        store.finish_run(run_id)
+    finally:
+        store.release_run(run_id)
     return RunReport(run_id=run_id, resumed=resumed, cells_total=len(cells), cells_skipped=len(cells) - len(todo),
                      outcomes=outcomes)

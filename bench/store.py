@@ -6,6 +6,8 @@
   in one transaction as soon as the cell finishes, so a killed run loses at most the cell in
   flight, and `--resume` skips the cells already present (matched on `cell_key`).
 - `samples`: the raw per-iteration latencies (ms) of each result.
+- `run_writers`: the process writing each run right now (pid, host); a second writer of the
+  same run (two `bench run --resume` at once) is refused, a dead writer's row is taken over.
 
 The file is opened in WAL mode so readers (reports) do not block a running benchmark. A file
 that is not SQLite, or not ours, is refused with one line and never modified.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import tempfile
 import uuid
@@ -64,6 +67,9 @@ CREATE TABLE IF NOT EXISTS results (
     samples INTEGER, warmup_iters INTEGER, stop_reason TEXT, macs INTEGER, params INTEGER,
     created_at TEXT NOT NULL, cell_key TEXT NOT NULL, extra TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS results_cell ON results(run_id, cell_key);
+-- who is writing a run now (one row per run being written; see ResultStore.claim_run)
+CREATE TABLE IF NOT EXISTS run_writers (
+    run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, since TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS samples (
     result_id INTEGER NOT NULL REFERENCES results(result_id), idx INTEGER NOT NULL, ms REAL NOT NULL,
     PRIMARY KEY (result_id, idx));
@@ -242,6 +248,46 @@ class ResultStore:
         """Mark a run as complete (every cell attempted)."""
         with self._guard("marking the run finished"), self._writable():
             self.conn.execute("UPDATE runs SET finished_at=? WHERE run_id=?", (utc_now(), run_id))
+
+    def claim_run(self, run_id: str) -> None:
+        """Become the only writer of `run_id` until `release_run`; RunBusyError (one line, exit 2)
+        naming the other process when a live one holds it.
+
+        Two writers of one run would measure the same cells at once (each cell must be measured
+        exactly once, and two timing processes on one machine disturb each other), so the second
+        is refused rather than merged. A row left by a process that died (killed run) is taken
+        over, so `--resume` after a crash still works. Liveness is checked with the pid on this
+        host; a writer on another host (a shared file) cannot be checked and counts as alive.
+        """
+        me, host = os.getpid(), socket.gethostname()
+        conn = self._writable()
+        with self._guard("claiming the run for writing"):
+            conn.execute("BEGIN IMMEDIATE")  # one claimer at a time: check and write in one transaction
+            try:
+                row = conn.execute("SELECT pid, host, since FROM run_writers WHERE run_id=?", (run_id,)).fetchone()
+                if row is not None and row[0] != me and _writer_alive(int(row[0]), row[1], host):
+                    where = "on this host" if row[1] == host else f"on host {row[1]}"
+                    raise RunBusyError(
+                        f"run {run_id} in {self.path} is already being written by process {row[0]} {where} "
+                        f"(since {row[2]}; two `bench run --resume` at once?); wait for it to finish, "
+                        "or drop --resume to start a new run")
+                conn.execute("INSERT OR REPLACE INTO run_writers (run_id, pid, host, since) VALUES (?,?,?,?)",
+                             (run_id, me, host, utc_now()))
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def release_run(self, run_id: str) -> None:
+        """Stop being the writer of `run_id` (no-op when this process does not hold it). Never
+        raises: it runs while an error may be unwinding, and a row it fails to delete belongs to
+        a process that is about to exit, which the next `claim_run` takes over."""
+        try:
+            with self._writable():
+                self.conn.execute("DELETE FROM run_writers WHERE run_id=? AND pid=? AND host=?",
+                                  (run_id, os.getpid(), socket.gethostname()))
+        except sqlite3.Error:
+            pass
 
     def _insert_result(self, run_id: str, run_target: str, cell: Cell | Mapping[str, Any],
                        stats: LatencyStats | None, samples: Iterable[float] | None, costs: Any, *, status: str,
@@ -502,6 +548,25 @@ def _json_object(text: Any) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+class RunBusyError(BenchError):
+    """Another live process is writing the run (see `ResultStore.claim_run`)."""
+
+
+def _writer_alive(pid: int, host: str, this_host: str) -> bool:
+    """Whether the writer `pid` on `host` may still be running (True when it cannot be checked)."""
+    if host != this_host:
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
 
 
 class DuplicateCellError(BenchError):

@@ -291,6 +291,10 @@ class MobileDevice(Device):
     name = "mobile"
     title = "mobile (ExecuTorch XNNPACK)"
 
+    # pool size before the first prepare since the last cleanup (a class default, so subclasses
+    # need not call super().__init__()); cleanup puts it back
+    _threads_before: int | None = None
+
     def __init__(self, adb_runner: AdbRunner | None = None) -> None:
         self.adb_runner = adb_runner
 
@@ -393,9 +397,17 @@ class MobileDevice(Device):
             return self_timed
         return super().timer()
 
+    def cleanup(self) -> None:
+        """Resize ExecuTorch's thread pool back to what it was before this cell's prepare (the pool
+        is process-wide: a later cell, command or caller must not inherit a cell's size)."""
+        if self._threads_before is not None:
+            before, self._threads_before = self._threads_before, None
+            set_xnnpack_threads(before)
+
     def prepare(self, model: nn.Module, example: torch.Tensor, *, dtype: str = "fp32", layout: str = "nchw",
                 threads: int | None = None, compile: bool = False) -> Prepared:
-        """Export to .pte, check numerics against eager, and return the timed callable."""
+        """Export to .pte, check numerics against eager, and return the timed callable; `threads`
+        sizes ExecuTorch's thread pool until `cleanup`."""
         if dtype != "fp32":
             raise UnsupportedCell(f"mobile target exports fp32 only (asked {dtype})")
         if layout != "nchw":
@@ -409,6 +421,8 @@ class MobileDevice(Device):
         info: dict[str, Any] = {"export_s": round(time.perf_counter() - t0, 3), "pte_bytes": len(pte)}
         with torch.inference_mode():
             ref = first_tensor(model(x))
+        if threads is not None and self._threads_before is None:
+            self._threads_before = xnnpack_threads()
         info["threads"] = set_xnnpack_threads(threads)
         program, method = load_pte_method(pte)
         numerics = NumericsCheck(relative_error(first_tensor(method.execute([x])), ref), NUMERICS_TOLERANCE)

@@ -132,6 +132,61 @@ def test_export_small_model_matches_eager_and_times():
     assert m.stats.p50_ms > 0
 
 
+
+class FakeMethod:
+    """Stands in for a loaded .pte method: runs the eager model (so numerics match)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def execute(self, inputs):
+        with torch.inference_mode():
+            return [self.model(inputs[0])]
+
+
+def test_cleanup_restores_the_xnnpack_thread_pool(monkeypatch):
+    """prepare(threads=N) resizes ExecuTorch's process-wide pool; cleanup puts the earlier size back
+    (export and runtime faked: this checks the device's bookkeeping, not executorch)."""
+    pool = {"size": 3}
+    resized = []
+
+    def fake_set(threads):
+        if threads is not None:
+            pool["size"] = int(threads)
+            resized.append(int(threads))
+        return pool["size"]
+
+    model = nn.Conv2d(3, 4, 3)
+    monkeypatch.setattr(mobile, "xnnpack_threads", lambda: pool["size"])
+    monkeypatch.setattr(mobile, "set_xnnpack_threads", fake_set)
+    monkeypatch.setattr(mobile, "export_pte", lambda m, x: b"pte")
+    monkeypatch.setattr(mobile, "load_pte_method", lambda pte: (object(), FakeMethod(model)))
+    dev = MobileDevice()
+    for threads in (1, 2):  # two prepares before one cleanup (a group of models): the first size is kept
+        prep = dev.prepare(model, torch.zeros(1, 3, 8, 8), threads=threads)
+        assert prep.info["threads"] == threads == pool["size"]
+    dev.cleanup()
+    assert pool["size"] == 3 and resized == [1, 2, 3]
+    dev.cleanup()  # nothing prepared since: no resize
+    assert resized == [1, 2, 3]
+    dev.prepare(model, torch.zeros(1, 3, 8, 8))  # no threads asked: the pool is left alone
+    dev.cleanup()
+    assert pool["size"] == 3 and resized == [1, 2, 3]
+
+
+@has_executorch
+@pytest.mark.slow  # loads the executorch runtime and exports a model
+def test_cleanup_restores_the_real_xnnpack_thread_pool():
+    before = mobile.xnnpack_threads()
+    other = 1 if before != 1 else 2
+    dev = MobileDevice()
+    try:
+        prep = dev.prepare(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), torch.randn(1, 3, 8, 8), threads=other)
+        assert prep.info["threads"] == other == mobile.xnnpack_threads()
+    finally:
+        dev.cleanup()
+    assert mobile.xnnpack_threads() == before
+
 def test_get_device_mobile_unavailable_message(monkeypatch):
     from devices.registry import get_device
 

@@ -1,6 +1,7 @@
 """A killed run loses at most the cell in flight; --resume finishes it with no duplicate."""
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -108,3 +109,64 @@ def test_killed_subprocess_then_resume(tmp_path):
     assert sorted(r[3] for r in final) == batches  # no lost cell
     assert len({r[2] for r in final}) == len(final) == len(batches)  # no duplicate
     assert {r[1] for r in final} == {killed[0][1]}  # one run, continued
+
+
+def test_claim_refuses_a_live_writer_and_takes_over_a_dead_one(tmp_path):
+    """The writer row of a live process blocks a second writer (naming it); a dead one's is taken over."""
+    from bench.store import RunBusyError
+
+    db = tmp_path / "r.sqlite"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with ResultStore(db) as store:
+            store.conn.execute("INSERT INTO run_writers VALUES ('R1', ?, ?, '2026-01-01T00:00:00+00:00')",
+                               (sleeper.pid, socket.gethostname()))
+            store.conn.commit()
+            with pytest.raises(RunBusyError, match=f"process {sleeper.pid} on this host"):
+                store.claim_run("R1")
+            sleeper.kill()
+            sleeper.wait(timeout=30)
+            store.claim_run("R1")  # the writer died (a killed run): its row is taken over
+            row = store.conn.execute("SELECT pid FROM run_writers WHERE run_id='R1'").fetchone()
+            assert row == (os.getpid(),)
+            store.release_run("R1")
+            assert store.conn.execute("SELECT count(*) FROM run_writers").fetchone() == (0,)
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait(timeout=30)
+
+
+def test_concurrent_resume_is_refused_and_every_cell_is_stored_once(tmp_path, monkeypatch):
+    """`bench run --resume` started while another process writes the same run: exit 2 with one line
+    naming that process; the first process measures every cell, each stored exactly once."""
+    import bench.runner
+    from bench.cli import main
+
+    db = tmp_path / "r.sqlite"
+    batches = [1, 2, 3]
+    argv = ["run", "--device", "cpu", "--models", "resnet20_cifar", "--batch", ",".join(map(str, batches)),
+            "--threads", "1", "--max-time", "0.05", "--min-samples", "3", "--warmup-max-time", "0.05",
+            "--no-guard", "--db", str(db), "--no-progress", "--resume"]
+    second: list[subprocess.CompletedProcess] = []
+    real_run_cell = bench.runner.run_cell
+
+    def run_cell_then_start_a_second_writer(*args, **kwargs):
+        outcome = real_run_cell(*args, **kwargs)
+        if not second:  # while this process is mid-run (first cell measured, not yet stored)
+            second.append(subprocess.run([sys.executable, "-m", "bench.cli", *argv], cwd=REPO,
+                                         capture_output=True, text=True, timeout=300))
+        return outcome
+
+    monkeypatch.setattr(bench.runner, "run_cell", run_cell_then_start_a_second_writer)
+    assert main(argv) == 0
+    done = second[0]
+    assert done.returncode == 2, done.stderr[-500:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"process {os.getpid()}" in lines[0], done.stderr
+    rows = _rows(db)
+    assert sorted(r[3] for r in rows) == batches  # every cell, once, by the first writer
+    assert len({r[1] for r in rows}) == 1
+    with ResultStore(db) as store:
+        assert store.run_info(rows[0][1])["finished_at"] is not None
+        assert store.conn.execute("SELECT count(*) FROM run_writers").fetchone() == (0,)  # released

@@ -64,16 +64,22 @@ def compare_model(name: str, threads: int, warmup_s: float, rounds: int, min_run
     from zoo.layers.reparam import deploy_form
     from zoo.registry import get_model
 
-    fn = CpuDevice().prepare(deploy_form(get_model(name), inplace=True), example_batch(name, 1), threads=threads)
-    _long_warmup(fn, warmup_s)
-    ours, ref = [], []
-    timing = TimingSettings().to_dict()
-    for r in range(rounds):
-        # alternate who goes first so slow drift does not favour one side
-        steps = [lambda: ours.append(measure(fn, **timing).stats.p50_ms),
-                 lambda: ref.append(autorange_median_ms(fn, threads, min_run_time))]
-        for step in steps if r % 2 == 0 else reversed(steps):
-            step()
+    device, fn = CpuDevice(), None
+    try:  # prepare sets torch's threads for the process: cleanup puts them back, on error too
+        fn = device.prepare(deploy_form(get_model(name), inplace=True), example_batch(name, 1), threads=threads)
+        _long_warmup(fn, warmup_s)
+        ours, ref = [], []
+        timing = TimingSettings().to_dict()
+        for r in range(rounds):
+            # alternate who goes first so slow drift does not favour one side
+            steps = [lambda: ours.append(measure(fn, **timing).stats.p50_ms),
+                     lambda: ref.append(autorange_median_ms(fn, threads, min_run_time))]
+            for step in steps if r % 2 == 0 else reversed(steps):
+                step()
+    finally:
+        if fn is not None:
+            fn.close()
+        device.cleanup()
     o, b = statistics.median(ours), statistics.median(ref)
     ratio = o / b
     return dict(check="p50 vs blocked_autorange", model=name, threads=threads, ours_p50_ms=o, autorange_median_ms=b,
@@ -88,11 +94,17 @@ def harness_overhead(threads: int, min_run_time: float) -> dict[str, Any]:
     from bench.timing import measure
     from devices.cpu import CpuDevice
 
-    fn = CpuDevice().prepare(torch.nn.Identity(), torch.zeros(1, 1, 1, 1), threads=threads)
-    _long_warmup(fn, 0.5)
-    m = measure(fn, max_time_s=2.0)
-    ours = m.stats.p50_ms
-    bare = autorange_median_ms(fn, threads, min_run_time)
+    device, fn = CpuDevice(), None
+    try:  # as in compare_model: the thread count is restored however this ends
+        fn = device.prepare(torch.nn.Identity(), torch.zeros(1, 1, 1, 1), threads=threads)
+        _long_warmup(fn, 0.5)
+        m = measure(fn, max_time_s=2.0)
+        ours = m.stats.p50_ms
+        bare = autorange_median_ms(fn, threads, min_run_time)
+    finally:
+        if fn is not None:
+            fn.close()
+        device.cleanup()
     overhead_us = (ours - bare) * 1e3
     wall_us = m.elapsed_s / len(m.samples_ms) * 1e6
     return dict(check="harness overhead (trivial model)", model="nn.Identity", threads=threads,
@@ -115,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         names = zoo.resolve_patterns(args.models)
     except UnknownModelError as exc:
         raise BenchError(str(exc)) from None
-    threads = args.threads or torch.get_num_threads()
+    threads = args.threads if args.threads is not None else torch.get_num_threads()  # 0 is refused, not "default"
     if threads < 1:
         raise BenchError("--threads must be >= 1")
     rows = [compare_model(n, threads, args.warmup, args.rounds, args.min_run_time) for n in names]
