@@ -71,8 +71,11 @@ def test_roofline_and_op_kind_charts_are_written_and_linked(report):
         png = folder / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"({name})" in page
     html = (folder / "report.html").read_text()
-    assert "Rooflines of the profiled models" in html and f"Roofline: {MODEL}" in html
-    assert "blocks.0.conv1.0" in html  # a layer path of resnet20_cifar in the hover text
+    assert 'href="profiles.html"' in html and "Roofline: " not in html  # the slice page links, does not inline
+    profiles = (folder / "profiles.html").read_text()
+    assert "Rooflines of the profiled models" in profiles and f"Roofline: {MODEL}" in profiles
+    assert "blocks.0.conv1.0" in profiles  # a layer path of resnet20_cifar in the hover text
+    assert 'src="http' not in profiles and "<script src=" not in profiles  # self-contained, like the slice page
 
 
 def test_bench_results_shows_peak_memory(report, capsys):

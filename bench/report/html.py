@@ -92,10 +92,10 @@ def _list_html(items: list[str]) -> str:
 
 
 def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComparison,
-              extra_divs: list[str] | tuple[str, ...] = ()) -> str:
+              profiles_link: str | None = None) -> str:
     """The full page: provenance, interactive charts (PNG files linked), rank summary, sortable and
-    filterable table, side lists, notes. `extra_divs`: more interactive charts (the profiled models'
-    rooflines, `bench.report.roofline_live`)."""
+    filterable table, side lists, notes. `profiles_link`: the page beside it with the profiled
+    models' charts (`profiles_page`), linked when given."""
     from bench.report.interactive import interactive_charts, plotly_script
 
     title = f"{s.provenance.target_label()}, batch {s.batch}"
@@ -108,9 +108,9 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
         parts.append("<h2>Charts</h2><p>Hover a point for its numbers; click a family in the legend to hide "
                      "or show it (double-click: only that family).</p>")
         parts += [f'<div class="chart">{div}</div>' for _, div in live]
-    if extra_divs:
-        parts.append("<h2>Rooflines of the profiled models</h2><p>Hover a layer for its path and numbers.</p>")
-        parts += [f'<div class="chart">{div}</div>' for div in extra_divs]
+    if profiles_link:
+        parts.append(f'<p>Profiled models (time by op kind, rooflines): <a href="{escape(profiles_link)}">'
+                     f'{escape(profiles_link)}</a></p>')
     if charts:  # inline too, so the page stays one self-contained file
         parts.append("<details><summary>Static charts (PNG, for papers; also written beside this page)</summary>")
         for chart, png in charts:
@@ -142,4 +142,27 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
         parts += ["<h2>Not measured</h2>", _list_html(lines)]
     parts += ["<h2>How to read this page</h2>", _list_html(list(READING_NOTES)), f"<script>{TABLE_JS}</script>",
               "</body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+def profiles_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], divs: list[str]) -> str:
+    """The slice's profile page: interactive rooflines (`bench.report.roofline_live`) and the op-kind
+    and roofline PNGs, with the slice's provenance; self-contained like `html_page`."""
+    from bench.report.interactive import plotly_script
+
+    title = f"Profiled models: {s.provenance.target_label()}, batch {s.batch}"
+    prov = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in header_items(s))
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+             f"<title>{escape(title)}</title><style>{STYLE}</style>{plotly_script() if divs else ''}</head><body>",
+             f"<h1>{escape(title)}</h1>", '<p><a href="report.html">back to the slice page</a></p>',
+             f'<dl class="prov">{prov}</dl>']
+    if divs:
+        parts.append("<h2>Rooflines of the profiled models</h2><p>Hover a layer for its path and numbers.</p>")
+        parts += [f'<div class="chart">{div}</div>' for div in divs]
+    if charts:
+        parts.append("<h2>Time by op kind and rooflines (PNG, also written beside this page)</h2>")
+        for chart, png in charts:
+            parts.append(f'<figure><img alt="{escape(chart.title)}" src="{png_data_uri(png)}">'
+                         f"<figcaption>{escape(chart.title)}</figcaption></figure>")
+    parts.append("</body></html>")
     return "\n".join(parts) + "\n"
