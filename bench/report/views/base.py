@@ -5,7 +5,6 @@ when it has nothing to draw) and `build(data: SiteData) -> list[ViewPage]`.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,17 +54,10 @@ class SiteData:
 
 
 def extra_of(row: pd.Series) -> dict:
-    """A result row's `extra` JSON as a dict ({} when absent or unreadable)."""
-    value = row.get("extra")
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
+    """A result row's `extra` JSON as a dict ({} when absent or unreadable): the slice pages' reader."""
+    from bench.report.memory import row_extra
+
+    return row_extra(row)
 
 
 def slice_name(s: ReportSlice) -> str:
