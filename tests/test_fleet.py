@@ -155,6 +155,18 @@ def test_threads_are_checked_on_the_worker(two_targets, tmp_path, capsys):
     assert rows[too_many][0] == "unsupported" and "exceeds" in rows[too_many][1]
 
 
+def _wait_for_first_result(db, timeout_s: float = 120) -> None:
+    """Until the driver has stored one result in `db` (the sweep is under way), or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if _rows(db, "SELECT count(*) FROM results")[0][0] >= 1:
+                return
+        except sqlite3.OperationalError:  # the driver has not created the tables yet
+            pass
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_killed_worker_loses_and_duplicates_nothing(tmp_path):
     """kill -9 of one of two workers of the same target mid-sweep: every cell lands once, all ok."""
@@ -172,14 +184,7 @@ def test_killed_worker_loses_and_duplicates_nothing(tmp_path):
              "--models", models, "--batch", batches, "--db", str(db), "--max-time", "0.3", "--warmup-max-time",
              "0.1", "--no-progress", "--format", "json"], env=env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # kill a worker once the sweep is under way
-            try:
-                if _rows(db, "SELECT count(*) FROM results")[0][0] >= 1:
-                    break
-            except sqlite3.OperationalError:
-                pass
-            time.sleep(0.1)
+        _wait_for_first_result(db)  # kill a worker once the sweep is under way
         os.kill(fleet.workers[0].pid, signal.SIGKILL)
         out, err = driver.communicate(timeout=180)
     assert driver.returncode == 0, err[-2000:]
@@ -204,14 +209,7 @@ def test_target_that_loses_its_only_worker_is_reported_not_hung(tmp_path):
              "resnet20_cifar,resnet32_cifar", "--batch", "1,2,3", "--db", str(db), "--max-time", "0.3",
              "--warmup-max-time", "0.1", "--worker-timeout", "2", "--no-progress", "--format", "json"],
             env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if _rows(db, "SELECT count(*) FROM results")[0][0] >= 1:
-                    break
-            except sqlite3.OperationalError:
-                pass
-            time.sleep(0.1)
+        _wait_for_first_result(db)
         os.kill(fleet.workers[0].pid, signal.SIGKILL)
         _, err = driver.communicate(timeout=180)
     assert driver.returncode == 0, err[-2000:]
