@@ -55,6 +55,17 @@ def summarise(db: Path, title: str) -> tuple[int, int]:
     return sum(1 for r in rows if (r['extra'] or {}).get("contended")), len(rows)
 
 
+def while_hogs_run(n_hogs: int, fn):
+    """`fn()` while `n_hogs` busy-looping subprocesses load the machine; they are killed afterwards."""
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(n_hogs)]
+    try:
+        return fn()
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+
 def main() -> int:
     """Quiet run, hogged run, verdict."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,13 +80,7 @@ def main() -> int:
     if bench_run(db, args):
         return 2
     quiet = summarise(db, "quiet (no hog)")
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(args.hogs)]
-    try:
-        code = bench_run(db, args)
-    finally:
-        for h in hogs:
-            h.kill()
-            h.wait()
+    code = while_hogs_run(args.hogs, lambda: bench_run(db, args))
     if code:
         return 2
     hogged = summarise(db, f"with {args.hogs} CPU hog(s)")

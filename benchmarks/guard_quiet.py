@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from guard_check import HOG  # noqa: E402  (the same busy loop as the hog check)
+from guard_check import while_hogs_run  # noqa: E402  (the same busy loop as the hog check)
 
 
 def bench_run(db: Path, args: argparse.Namespace) -> int:
@@ -79,13 +79,7 @@ def main() -> int:
         drifts += d
         print(f"quiet run {i + 1}/{args.runs}: {sum(f)} of {len(f)} cells flagged; drifts "
               + " ".join(f"{x:+.1%}" for x in d))
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(args.hogs)]
-    try:
-        code = bench_run(db, args)
-    finally:
-        for h in hogs:
-            h.kill()
-            h.wait()
+    code = while_hogs_run(args.hogs, lambda: bench_run(db, args))
     if code:
         return 2
     hog_flags, hog_drifts = latest_run(db)
