@@ -33,26 +33,33 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th.sortable { cursor: pointer; } th.sortable:after { content: " \\2195"; color: #aaa; }
 .chart { border: 1px solid #eee; margin: 10px 0 20px; }
 """
-# Sort on a header click (numbers numerically, "–" last) and filter rows by a substring; kept
-# small and dependency-free so the page stays readable offline.
-TABLE_JS = """
+# Sort any table with class "sortable" on a header click: numbers numerically, text after them.
+SORT_JS = """
+(function () {
+  function key(td) { var t = td.textContent.trim(); var n = parseFloat(t.replace(/[^0-9.eE+-].*$/, ""));
+    return isNaN(n) ? [1, t.toLowerCase()] : [0, n]; }
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var body = table.tBodies[0];
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+      th.className = "sortable";
+      th.addEventListener("click", function () {
+        var asc = th.getAttribute("data-sort") !== "asc";
+        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (o) { o.removeAttribute("data-sort"); });
+        th.setAttribute("data-sort", asc ? "asc" : "desc");
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) { var x = key(a.cells[col]), y = key(b.cells[col]);
+          var c = x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0); return asc || x[0] !== y[0] ? c : -c; });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+})();
+"""
+# Filter the results table's rows by a substring (its sorting is SORT_JS's, shared with the view pages).
+FILTER_JS = """
 (function () {
   var table = document.getElementById("results"); if (!table) return;
   var body = table.tBodies[0], input = document.getElementById("filter"), count = document.getElementById("shown");
-  function key(td) { var t = td.textContent.trim(); var n = parseFloat(t.replace(/[^0-9.eE+-].*$/, ""));
-    return isNaN(n) ? [1, t.toLowerCase()] : [0, n]; }
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
-    th.className = "sortable";
-    th.addEventListener("click", function () {
-      var asc = th.getAttribute("data-sort") !== "asc";
-      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (o) { o.removeAttribute("data-sort"); });
-      th.setAttribute("data-sort", asc ? "asc" : "desc");
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) { var x = key(a.cells[col]), y = key(b.cells[col]);
-        var c = x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0); return asc || x[0] !== y[0] ? c : -c; });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
   input.addEventListener("input", function () {
     var q = input.value.toLowerCase(), n = 0;
     Array.prototype.forEach.call(body.rows, function (r) {
@@ -83,7 +90,7 @@ def _table_html(rows: list[dict[str, str]], table_id: str = "") -> str:
             cls = ' class="num"' if h in NUMERIC_HEADERS else ""
             cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    tid = f' id="{table_id}"' if table_id else ""
+    tid = f' id="{table_id}" class="sortable"' if table_id else ""  # the results table sorts (SORT_JS)
     return f'<div class="scroll"><table{tid}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
@@ -140,7 +147,7 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
     if unmeasured:
         lines = [f"{label}: {status}" + (f" ({msg})" if msg else "") for label, status, msg in unmeasured]
         parts += ["<h2>Not measured</h2>", _list_html(lines)]
-    parts += ["<h2>How to read this page</h2>", _list_html(list(READING_NOTES)), f"<script>{TABLE_JS}</script>",
+    parts += ["<h2>How to read this page</h2>", _list_html(list(READING_NOTES)), f"<script>{SORT_JS}{FILTER_JS}</script>",
               "</body></html>"]
     return "\n".join(parts) + "\n"
 

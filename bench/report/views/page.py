@@ -4,31 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from bench.report.html import STYLE
+from bench.report.html import SORT_JS, STYLE
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
-# Sort any table with class "sortable" on a header click: numbers numerically, text after them.
-SORT_JS = """
-(function () {
-  function key(td) { var t = td.textContent.trim(); var n = parseFloat(t.replace(/[^0-9.eE+-].*$/, ""));
-    return isNaN(n) ? [1, t.toLowerCase()] : [0, n]; }
-  document.querySelectorAll("table.sortable").forEach(function (table) {
-    var body = table.tBodies[0];
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
-      th.className = "sortable";
-      th.addEventListener("click", function () {
-        var asc = th.getAttribute("data-sort") !== "asc";
-        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (o) { o.removeAttribute("data-sort"); });
-        th.setAttribute("data-sort", asc ? "asc" : "desc");
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) { var x = key(a.cells[col]), y = key(b.cells[col]);
-          var c = x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0); return asc || x[0] !== y[0] ? c : -c; });
-        rows.forEach(function (r) { body.appendChild(r); });
-      });
-    });
-  });
-})();
-"""
 
 
 def figure_div(fig, div_id: str) -> str:
