@@ -78,6 +78,8 @@ def host_fingerprint() -> dict[str, Any]:
     import psutil
     import torch
 
+    from devices.allocator import malloc_state
+
     fp: dict[str, Any] = {
         "cpu_model": cpu_model_name(),
         "arch": platform.machine(),
@@ -90,6 +92,7 @@ def host_fingerprint() -> dict[str, Any]:
         "torch": torch.__version__,
         "onednn": onednn_version(),
         "git_commit": git_commit(),
+        "malloc": malloc_state(),
     }
     fp.update(_cpu_frequency_mhz())
     return fp

@@ -1,0 +1,77 @@
+"""Does a layer's latency depend on what the measuring process ran before? (devices.allocator)
+
+Usage (quiet machine): .venv/bin/python benchmarks/allocator_history.py [--rounds 3]
+
+For glibc's default malloc and for the thresholds bench pins, in fresh processes: times three
+C128 H16 batch-1 operators of the HetConv study (standard 3x3 conv, HetConv P4 [grouped],
+DWC+PWC; 1 thread, median of 200 calls) first in the fresh process, then after the process has
+run the full study's C64 H32 operators at batch 1 and 32 (what the full study runs before this
+case). Prints the medians and the after/fresh ratio per operator; pinned should be ~1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import statistics, sys, time, torch
+sys.path.insert(0, {repo!r})
+from devices.allocator import pin_malloc
+state = pin_malloc()
+from bench.claims.hetconv_config import FULL
+from bench.claims.hetconv_study import ops_for
+from bench.claims.layer_ops import LayerOp
+torch.set_num_threads(1)
+x = torch.randn(1, 128, 16, 16)
+ops = {{"standard": LayerOp("standard"), "P4": LayerOp("hetconv", 4, "grouped"), "DWC+PWC": LayerOp("dwc_pwc")}}
+mods = {{n: o.build(128).eval() for n, o in ops.items()}}
+def probe():
+    got = {{}}
+    with torch.inference_mode():
+        for n, m in mods.items():
+            for _ in range(20):
+                m(x)
+            ts = []
+            for _ in range(200):
+                t = time.perf_counter(); m(x); ts.append((time.perf_counter() - t) * 1e3)
+            got[n] = statistics.median(ts)
+    return got
+fresh = probe()
+for b in (1, 32):
+    xx = torch.randn(b, 64, 32, 32)
+    history = [o.build(64).eval() for o in ops_for(64, FULL)]
+    with torch.inference_mode():
+        for _ in range(3):
+            for m in history:
+                m(xx)
+del history, xx
+after = probe()
+print(state)
+for n in mods:
+    print(f"{{n}} {{fresh[n]:.4f}} {{after[n]:.4f}}")
+"""
+
+
+def main() -> int:
+    """Fresh processes per allocator setting, interleaved; prints medians and after/fresh ratios."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3, help="fresh processes per setting (interleaved)")
+    args = ap.parse_args()
+    for r in range(args.rounds):
+        for setting in ("default", "pinned"):
+            env = {**os.environ, "ZOOBENCH_MALLOC": setting}
+            out = subprocess.run([sys.executable, "-c", CHILD.format(repo=str(REPO))], env=env, capture_output=True,
+                                 text=True, check=True).stdout.splitlines()
+            cells = [line.split() for line in out[1:]]
+            print(f"round {r + 1} {setting:7s} ({out[0]}): " + "  ".join(
+                f"{n} {float(a):.3f} -> {float(b):.3f} ms ({float(b) / float(a):.2f}x)" for n, a, b in cells), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
