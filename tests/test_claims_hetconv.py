@@ -46,12 +46,28 @@ def test_significant_effect_below_the_margin_is_not_called_faster_or_slower():
     assert faster_verdict([(a, b)], margin=0.005)[0] == REFUTED
 
 
-def test_effect_straddling_the_margin_is_undecided_not_flipped():
+def test_effect_straddling_the_margin_is_undecided_per_pair_and_refutes_only_the_claim_it_cannot_support():
     # 2 % slower: significant, but the CI reaches into the margin band on one side
     a, b = timed("c", "a", 1.02, n=200, spread=0.02, seed=7), timed("c", "b", 1.0, n=200, spread=0.02, seed=8)
     out = pair_outcome(a.samples_ms, b.samples_ms)
     assert out.outcome == UNDECIDED
-    assert faster_verdict([(a, b)])[0] == INCONCLUSIVE
+    # "a is faster than b": a speed-up beyond the margin is ruled out (one-sided), so the claim is refuted ...
+    verdict, lines = faster_verdict([(a, b)])
+    assert verdict == REFUTED and "speed-up beyond it is ruled out" in lines[0]
+    # ... while "b is faster than a" (ratio ~0.98, on the margin) stays undecided: never flipped to supported
+    assert faster_verdict([(b, a)])[0] == INCONCLUSIVE
+
+
+def test_slower_and_within_margin_pairs_together_refute_a_faster_claim():
+    # one pair clearly slower, one equivalent: neither supports "faster", so the claim is refuted, not mixed
+    slow_a, slow_b = timed("c1", "a", 1.10, n=200, spread=0.01, seed=11), timed("c1", "b", 1.0, n=200, spread=0.01, seed=12)
+    eq_a, eq_b = timed("c2", "a", 1.0, n=400, spread=0.003, seed=13), timed("c2", "b", 1.0, n=400, spread=0.003, seed=14)
+    verdict, lines = faster_verdict([(slow_a, slow_b), (eq_a, eq_b)])
+    assert verdict == REFUTED
+    assert "slower in 1/2, within ±2% in 1/2" in lines[0] and "ruled out in 2/2" in lines[0]
+    # a pair that is faster beyond the margin next to them makes it mixed
+    fast_a, fast_b = timed("c3", "a", 0.8, n=200, spread=0.01, seed=15), timed("c3", "b", 1.0, n=200, spread=0.01, seed=16)
+    assert faster_verdict([(slow_a, slow_b), (fast_a, fast_b)])[0] == MIXED
 
 
 def test_small_noisy_differences_are_not_called_significant():

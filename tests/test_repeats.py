@@ -33,17 +33,24 @@ def test_disagreeing_repeats_are_unstable_with_each_verdict_shown():
     assert UNSTABLE in text and "mixed, mixed, refuted" in text
 
 
-def test_effect_within_the_spread_is_never_supported_or_refuted():
-    ratios = (1.03, 1.01, 1.05)  # all "refuted" (slower), but the spread exceeds the effect
+def test_effect_within_the_spread_of_the_claims_boundary_is_never_supported_or_refuted():
+    # "faster by more than 2 %" has its boundary at ratio 1/1.02: medians closer to it than the spread are not published
+    ratios = (1.00, 0.985, 1.02)  # all "refuted", but a rerun could land below 1/1.02
     (v,) = aggregate([summary(REFUTED, r) for r in ratios])
     assert v.verdict == INCONCLUSIVE and "spread" in v.reason
     (s,) = v.spreads
-    assert s.effect <= s.spread
+    assert s.beyond_boundary(REFUTED) <= s.spread
+    ratios = (0.97, 0.99, 0.95)  # all "supported": 3 % faster, 4 % spread
+    (v,) = aggregate([summary(SUPPORTED, r) for r in ratios])
+    assert v.verdict == INCONCLUSIVE
 
 
 def test_effect_larger_than_the_spread_stands():
     (v,) = aggregate([summary(REFUTED, r) for r in (1.30, 1.31, 1.29)])
     assert v.verdict == REFUTED and v.reason == ""
+    # 1-5 % slower: far from any speed-up, although the spread (4 %) exceeds the 3 % slow-down itself
+    (v,) = aggregate([summary(REFUTED, r) for r in (1.03, 1.01, 1.05)])
+    assert v.verdict == REFUTED
 
 
 def test_verdicts_without_ratios_and_a_single_repeat():

@@ -3,9 +3,15 @@
 Each repeat writes a summary (`summary_of`): per claim its verdict and the ratios of medians
 behind it. `aggregate` then publishes a claim's verdict only when every repeat gave the same
 one; otherwise the claim is `unstable` and the per-repeat verdicts are shown. A supported or
-refuted verdict whose effect (|median ratio - 1| in some case) is not larger than that case's
-between-repeat spread (max - min of the ratio) is never published as such: it becomes
-`inconclusive` with the reason, because a rerun could land on either side of the effect.
+refuted verdict is never published when, in some case, the median ratio is not farther from the
+claim's boundary than that case's between-repeat spread (max - min of the ratio): it becomes
+`inconclusive` with the reason, because a rerun could land on the other side.
+
+The boundary is where the claim changes answer: every speed claim says "candidate faster than
+reference by more than the practical margin", i.e. ratio < 1/1.02 (`bench.claims.verdicts`). So a
+supported verdict needs 1/1.02 - median > spread, a refuted one median - 1/1.02 > spread: a pair
+3 % slower with a 1 % spread stays refuted (no rerun gets near faster), a pair 3 % faster with a
+4 % spread is inconclusive.
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, Sequence
 
-from bench.claims.verdicts import INCONCLUSIVE, REFUTED, SUPPORTED
+from bench.claims.verdicts import INCONCLUSIVE, REFUTED, SUPPORTED, margin_band
 
 UNSTABLE = "unstable"
 
@@ -45,6 +51,12 @@ class RatioSpread:
     def effect(self) -> float:
         """Distance of the median ratio from 1 (no difference)."""
         return abs(self.median - 1.0)
+
+    def beyond_boundary(self, verdict: str) -> float:
+        """How far the median ratio lies on the `verdict`'s side of the claim's boundary 1/(1 + margin)
+        (negative: on the other side)."""
+        boundary = margin_band()[0]
+        return boundary - self.median if verdict == SUPPORTED else self.median - boundary
 
 
 @dataclass
@@ -83,11 +95,12 @@ def aggregate(summaries: Sequence[dict[str, Any]]) -> list[RepeatedVerdict]:
             continue
         verdict, reason = per[0], ""
         if verdict in (SUPPORTED, REFUTED) and len(summaries) > 1:
-            small = [s for s in spreads if s.effect <= s.spread]
+            small = [s for s in spreads if s.beyond_boundary(verdict) <= s.spread]
             if small:
-                verdict = INCONCLUSIVE
-                reason = ("effect within the between-repeat spread: "
+                boundary = margin_band()[0]
+                reason = (f"within the between-repeat spread of the claim's boundary (ratio {boundary:.3f}): "
                           + "; ".join(f"{s.key} ratio {s.median:.3f}, spread {s.spread:.3f}" for s in small))
+                verdict = INCONCLUSIVE
         out.append(RepeatedVerdict(claim, verdict, per, spreads, reason))
     return out
 
@@ -96,7 +109,8 @@ def render_markdown(verdicts: Sequence[RepeatedVerdict], n: int, header: Sequenc
     """The repeats report: verdict table (with per-repeat verdicts) and per-pair ratio spreads."""
     lines = [*header, "", f"## Verdicts over {n} repeats", "",
              "A verdict is published only when every repeat agrees (else `unstable`); a supported/refuted "
-             "effect not larger than its between-repeat spread is `inconclusive`.", "",
+             "verdict whose median ratio is not farther from the claim's boundary (1/1.02) than its "
+             "between-repeat spread is `inconclusive`.", "",
              "| claim | verdict | per repeat | why |", "|---|---|---|---|"]
     for v in verdicts:
         lines.append(f"| {v.claim} | {v.verdict} | {', '.join(v.per_repeat)} | {v.reason} |")

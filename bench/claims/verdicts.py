@@ -1,19 +1,30 @@
 """Verdict logic of the HetConv claim study, separate from measuring so it can be tested on
 synthetic samples.
 
-A verdict says "supported" or "refuted" only when the evidence is statistically significant
-in every case it covers (Mann-Whitney U p < alpha AND the bootstrap CI of the ratio of medians
-excludes 1) AND the effect is larger than a practical margin (`PRACTICAL_MARGIN`, 2 %: the
-bootstrap 95 % CI of the ratio lies entirely beyond 1.02 or 1/1.02); significant evidence both
-ways, or in some cases only, is "mixed"; "equivalent" when every case is shown to be within the
-margin (two one-sided tests: the (1 - 2 alpha) CI of the ratio lies inside [1/1.02, 1.02]); no
-decided case is "inconclusive"; nothing measured is "not measured".
+Every speed claim of the study is directional: "the candidate is faster than the reference"
+(HetConv P4 than a standard conv, PC than DWC+PWC, ...). Per pair (`pair_outcome`) the samples
+say "faster", "slower", "equivalent" or "undecided": faster/slower need statistically
+significant evidence (Mann-Whitney U p < alpha AND the bootstrap CI of the ratio of medians
+excludes 1) AND an effect beyond a practical margin (`PRACTICAL_MARGIN`, 2 %: the bootstrap 95 %
+CI of the ratio lies entirely beyond 1/1.02 or 1.02); "equivalent" when the (1 - 2 alpha) CI lies
+inside [1/1.02, 1.02] (two one-sided tests).
+
+A claim (`faster_verdict`) asks one thing of each pair: is the candidate faster by more than the
+margin? "for" = shown faster; "against" = a speed-up beyond the margin is ruled out (the lower
+end of the (1 - 2 alpha) CI is at or above 1/1.02: one one-sided test at alpha; slower and
+equivalent pairs are against, and so is a pair 2-3 % slower whose CI still reaches into the
+band); else undecided. supported: for in every pair; refuted: against in every pair (the
+evidence lines say how many were slower, within the margin, or only not faster); equivalent:
+every pair within ±2 %; mixed: for and against both, or decided in some pairs only;
+inconclusive: none decided; not measured: nothing measured.
 
 Why the margin: a significant 1 % difference is real on that machine that day, but it flips
 sides between reruns (a cache layout, a frequency step); a claim about speed needs an effect a
-rerun keeps. Per pair the outcome is "faster", "slower", "equivalent" or "undecided"; the study
-(`bench.claims.sequential`) adds rounds to a group while one of its pairs is undecided, and then
-splits alpha across its looks (`alpha = ALPHA / looks`), so the criterion is never loosened.
+rerun keeps. Why "against" is one-sided: a ratio of 1.02-1.03 sits on the margin of "slower"
+and flips between slower and undecided across reruns, but it is never near "faster": the claim
+is refuted by every rerun. The study (`bench.claims.sequential`) adds rounds to a group while one
+of its pairs is undecided, and then splits alpha across its looks (`alpha = ALPHA / looks`), so
+the criterion is never loosened.
 """
 from __future__ import annotations
 
@@ -110,6 +121,14 @@ def pair_outcome(cand_ms: Sequence[float], ref_ms: Sequence[float], alpha: float
     return PairOutcome(SAME if same else UNDECIDED, t, sig, eq)
 
 
+def rules_out_faster(o: PairOutcome, margin: float = PRACTICAL_MARGIN) -> bool:
+    """True when a speed-up of the candidate beyond the margin is ruled out: the pair is slower or
+    equivalent, or the lower end of its (1 - 2 alpha) CI is at or above 1/(1 + margin) (one-sided at alpha)."""
+    if o.outcome in (SLOWER, SAME):
+        return True
+    return o.outcome == UNDECIDED and o.equivalence_ci is not None and o.equivalence_ci[0] >= margin_band(margin)[0]
+
+
 def _pair_line(cand: Timed, ref: Timed, o: PairOutcome, margin: float) -> str:
     """One evidence line: medians, ratio with its CI and p, and why the pair is not decided."""
     t = o.test
@@ -118,6 +137,10 @@ def _pair_line(cand: Timed, ref: Timed, o: PairOutcome, margin: float) -> str:
     why = "; ".join(dict.fromkeys(n for n in (cand.note, ref.note) if n))
     if o.outcome == SAME:
         return line + f" (equivalent within ±{margin:.0%})"
+    if o.outcome == UNDECIDED and rules_out_faster(o, margin):
+        lo = o.equivalence_ci[0] if o.equivalence_ci else float("nan")
+        return line + (f" (not shown beyond ±{margin:.0%} either way, but a speed-up beyond it is ruled out: "
+                       f"one-sided CI from {lo:.3f}{f'; {why}' if why else ''})")
     if o.outcome == UNDECIDED and o.significant:
         return line + f" (significant, but not shown beyond ±{margin:.0%}: undecided{f': {why}' if why else ''})"
     if o.outcome == UNDECIDED:
@@ -127,23 +150,29 @@ def _pair_line(cand: Timed, ref: Timed, o: PairOutcome, margin: float) -> str:
 
 def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA,
                    margin: float = PRACTICAL_MARGIN) -> tuple[str, list[str]]:
-    """Is the first of each (candidate, reference) pair faster than the second?
+    """Is the first of each (candidate, reference) pair faster than the second, by more than the margin?
 
-    supported: faster beyond the margin in every pair (see `pair_outcome`); refuted: slower beyond
-    it in every pair; equivalent: within ±margin in every pair; mixed: decided faster/slower both
-    ways, or in some pairs only; inconclusive: no pair decided faster or slower, and not all equivalent.
+    supported: faster beyond the margin in every pair (see `pair_outcome`); refuted: a speed-up beyond
+    the margin ruled out in every pair (`rules_out_faster`: slower, equivalent, or one-sided); equivalent:
+    within ±margin in every pair; mixed: for and against both, or decided in some pairs only;
+    inconclusive: no pair decided either way.
     """
     if not pairs:
         return NOT_MEASURED, []
     outcomes = [pair_outcome(cand.samples_ms, ref.samples_ms, alpha, margin) for cand, ref in pairs]
     lines = [_pair_line(c, r, o, margin) for (c, r), o in zip(pairs, outcomes)]
     faster, slower, same = (sum(o.outcome == k for o in outcomes) for k in (FASTER, SLOWER, SAME))
+    against = sum(rules_out_faster(o, margin) for o in outcomes)
     n = len(pairs)
     if same == n:
         return EQUIVALENT, lines
-    return _tally(n, faster, slower, lines,
-                  f"faster in {faster}/{n}, slower in {slower}/{n}, within ±{margin:.0%} in {same}/{n} cases "
-                  f"(significant at p<{alpha:.2g} and beyond ±{margin:.0%})")
+    summary = (f"faster in {faster}/{n}, slower in {slower}/{n}, within ±{margin:.0%} in {same}/{n} cases "
+               f"(significant at p<{alpha:.2g} and beyond ±{margin:.0%}); a speed-up beyond ±{margin:.0%} "
+               f"ruled out in {against}/{n}")
+    verdict, lines = _tally(n, faster, against, lines, summary)
+    if verdict == REFUTED and n > 1:
+        lines = [summary] + lines
+    return verdict, lines
 
 
 def _tally(n: int, pro: int, con: int, lines: list[str], mixed_summary: str) -> tuple[str, list[str]]:
