@@ -31,7 +31,12 @@ from bench.load import load_average_1m
 
 T = TypeVar("T")
 
-TOLERANCE = 0.15  # calibration drift that flags a cell: above run-to-run noise of a quiet GEMM (docs/contention.md)
+TOLERANCE = 0.15  # least calibration drift that flags a cell (raised to the machine's own quiet spread, below)
+MAX_TOLERANCE = 0.5  # the raised tolerance never hides a 2x slow-down (two hogs time-sharing a core)
+SPREAD_FACTOR = 1.5  # tolerance = SPREAD_FACTOR x the quiet spread of the baseline readings, within the bounds
+CHECK_BLOCKS = 5  # a reading is the median of this many kernel blocks: one block can fall in a hiccup
+BASELINE_READINGS = 8  # the baseline is the median of this many readings ...
+BASELINE_GAP_S = 0.25  # ... this far apart: a VM's speed switches between states on a ~1 s scale
 RETRIES = 2
 MAX_LOAD_PER_CORE = 0.5  # other runnable processes per logical core beyond the run's own threads
 MIN_CPU_SHARE = 0.8  # of min(threads, cores): below it the process waited for a core
@@ -50,6 +55,10 @@ class GuardSettings:
     max_load_per_core: float = MAX_LOAD_PER_CORE
     min_cpu_share: float = MIN_CPU_SHARE
     pause_s: float = PAUSE_S
+    check_blocks: int = CHECK_BLOCKS
+    baseline_readings: int = BASELINE_READINGS
+    baseline_gap_s: float = BASELINE_GAP_S
+    max_tolerance: float = MAX_TOLERANCE
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict."""
@@ -57,7 +66,9 @@ class GuardSettings:
 
     def rule(self) -> str:
         """The rule in one line (reports, docs)."""
-        return (f"calibration GEMM > {self.tolerance:.0%} slower than the run's baseline, or 1-min load beyond "
+        return (f"calibration GEMM (median of {self.check_blocks} blocks) slower than the run's baseline (median of "
+                f"{self.baseline_readings} readings {self.baseline_gap_s:g} s apart) by more than {self.tolerance:.0%}, "
+                f"or {SPREAD_FACTOR:g}x the baseline's quiet spread up to {self.max_tolerance:.0%}, or 1-min load beyond "
                 f"the run's threads > {self.max_load_per_core:g} per core, or CPU share < {self.min_cpu_share:.0%} "
                 f"of the threads'; {self.retries} retries after {self.pause_s:g} s pauses")
 
@@ -75,6 +86,7 @@ class Reading:
     cpu_share: float | None = None
     reasons: list[str] = field(default_factory=list)
     note: str = ""
+    tolerance: float | None = None  # the drift this check was judged against (the run's effective tolerance)
 
     @property
     def contended(self) -> bool:
@@ -187,6 +199,7 @@ class Guard:
         self._t0 = clock()
         self._calibrations: dict[str, Callable[[], float]] = {}
         self.baselines: dict[str, float] = {}
+        self.tolerances: dict[str, float] = {}  # effective tolerance per kernel key (see `baseline`)
         self.series: list[Reading] = []
 
     @staticmethod
@@ -199,15 +212,36 @@ class Guard:
             self._on_reading(reading)
         return reading
 
+    def _reading(self, key: str) -> float:
+        """One calibration reading: the median of `check_blocks` kernel blocks (robust to a hiccup in one)."""
+        kernel = self._calibrations[key]
+        return median(kernel() for _ in range(max(1, self.settings.check_blocks)))
+
     def baseline(self, threads: int | None, dtype: str = "fp32") -> float:
-        """The baseline calibration time for (threads, dtype): measured on first use (median of 3), then kept."""
+        """The baseline calibration time for (threads, dtype): measured on first use, then kept.
+
+        The median of `baseline_readings` readings `baseline_gap_s` apart: the machine's typical speed,
+        not one lucky moment. Their spread above the median (90th percentile / median - 1) sets this
+        key's tolerance: `SPREAD_FACTOR` x spread, at least `tolerance`, at most `max_tolerance`.
+        """
         key = self._key(threads, dtype)
         if key not in self.baselines:
-            kernel = self._calibrations.setdefault(key, self._kernels(threads, dtype))
-            base = median(kernel() for _ in range(3))
-            self.baselines[key] = base
+            s = self.settings
+            self._calibrations.setdefault(key, self._kernels(threads, dtype))
+            readings = []
+            for i in range(max(1, s.baseline_readings)):
+                if i and s.baseline_gap_s > 0:
+                    self._sleep(s.baseline_gap_s)
+                readings.append(self._reading(key))
+            base = median(readings)
+            ranked = sorted(readings)
+            spread = ranked[min(len(ranked) - 1, int(round(0.9 * (len(ranked) - 1))))] / base - 1 if base > 0 else 0.0
+            tol = min(s.max_tolerance, max(s.tolerance, SPREAD_FACTOR * spread))
+            self.baselines[key], self.tolerances[key] = base, tol
             reading = Reading("baseline", round(self._clock() - self._t0, 3), key, round(base, 5), round(base, 5),
-                              self._load())
+                              self._load(), tolerance=round(tol, 4),
+                              note=(f"{len(readings)} readings {min(readings):.4g}-{max(readings):.4g} ms, quiet spread "
+                                    f"{spread:+.1%}: tolerance {tol:.0%}"))
             reading.reasons = self._load_reasons(reading.load_avg_1m, threads)
             self._record(reading)
         return self.baselines[key]
@@ -224,10 +258,10 @@ class Guard:
         """Time the calibration kernel and read the load now; the reading says why it is contended, if it is."""
         base = self.baseline(threads, dtype)
         key = self._key(threads, dtype)
-        calib = self._calibrations[key]()
+        calib = self._reading(key)
+        tol = self.tolerances[key]
         r = Reading(label, round(self._clock() - self._t0, 3), key, round(calib, 5), round(base, 5), self._load(),
-                    cpu_share)
-        tol = self.settings.tolerance
+                    cpu_share, tolerance=round(tol, 4))
         if calib > base * (1 + tol):
             r.reasons.append(f"calibration {calib / base - 1:+.0%} vs baseline")
         elif calib < base * (1 - tol):

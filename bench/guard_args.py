@@ -16,7 +16,8 @@ def add_guard_options(p: argparse.ArgumentParser) -> None:
                    help="time a calibration GEMM and read the load around every cell; retry and flag contended "
                         "cells (default on)")
     g.add_argument("--guard-tolerance", default="15%",
-                   help="calibration slow-down that counts as contention (default %(default)s)")
+                   help="least calibration slow-down that counts as contention; raised to 1.5x the machine's quiet "
+                        "spread measured at the start, at most 50%% (default %(default)s)")
     g.add_argument("--guard-retries", type=int, default=2, help="retries of a contended cell (default %(default)s)")
     g.add_argument("--guard-pause", default=None,
                    help="seconds to wait before a retry (default $ZOOBENCH_GUARD_PAUSE_S, else 5)")

@@ -138,6 +138,7 @@ class ReadingModel(_Strict):
     reasons: list[LongStr] = Field(default_factory=list, max_length=100)
     note: LongStr = ""
     drift: Annotated[float, Field(gt=-1, lt=MAX_MS, allow_inf_nan=False)] | None = None
+    tolerance: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None  # absent in older exports
     contended: bool
 
     @model_validator(mode="after")

@@ -20,7 +20,7 @@ from devices.base import Prepared
 from devices.cpu import CpuDevice
 
 QUIET_MS = 1.0
-SETTINGS = GuardSettings(retries=1, pause_s=0.0)
+SETTINGS = GuardSettings(retries=1, pause_s=0.0, check_blocks=1, baseline_readings=3, baseline_gap_s=0.0)
 SLOW_MS = QUIET_MS * (1 + 2 * SETTINGS.tolerance)  # well beyond the tolerance
 FAST = TimingSettings(max_time_s=0.02, min_samples=5, max_iters=50, warmup_cap=10, warmup_max_time_s=0.02)
 RESOURCE = "zoobench:cpu:test-host"

@@ -13,7 +13,9 @@ from devices.base import Prepared
 from devices.cpu import CpuDevice
 
 QUIET_MS = 1.0
-SETTINGS = GuardSettings(retries=2, pause_s=3.0)
+# one kernel call per reading and a baseline of 3 back-to-back readings: the fake kernel's sequence maps
+# one value to one reading (the multi-block readings and spaced baseline are tested below)
+SETTINGS = GuardSettings(retries=2, pause_s=3.0, check_blocks=1, baseline_readings=3, baseline_gap_s=0.0)
 SLOW_MS = QUIET_MS * (1 + 2 * SETTINGS.tolerance)  # well beyond the tolerance
 FAST = TimingSettings(max_time_s=0.02, min_samples=5, max_iters=50, warmup_cap=10, warmup_max_time_s=0.02)
 
@@ -78,7 +80,7 @@ def test_injected_slowdown_is_caught_and_retries_are_bounded():
 
 def test_no_retries_flags_at_once():
     m = FakeMachine(itertools.chain([QUIET_MS] * 3, itertools.repeat(SLOW_MS)))
-    g = m.guard(GuardSettings(retries=0, pause_s=1.0))
+    g = m.guard(GuardSettings(retries=0, pause_s=1.0, check_blocks=1, baseline_readings=3, baseline_gap_s=0.0))
     measure = Counter()
     out = g.run("cell", measure, threads=1)
     assert out.contended and out.attempts == 1 and measure.calls == 1 and m.sleeps == []
@@ -201,7 +203,7 @@ def test_claim_study_groups_are_guarded():
     from bench.claims.hetconv_study import _time_planned
 
     m = FakeMachine(itertools.chain([QUIET_MS] * 3, itertools.repeat(SLOW_MS)))
-    g = m.guard(GuardSettings(retries=1, pause_s=0.0))
+    g = m.guard(GuardSettings(retries=1, pause_s=0.0, check_blocks=1, baseline_readings=3, baseline_gap_s=0.0))
     meas, note = _time_planned(CpuDevice(), [lambda: None, lambda: None], QUICK, round_s=1e-4, guard=g,
                                label="layers C8 H8 b1")
     assert "contended" in note
@@ -274,3 +276,40 @@ def test_device_provides_its_own_calibration_kernel():
     assert kernel_factory_for("cpu", CpuDevice())(1, "fp32")() > 0
     g = Guard(SETTINGS, kernel_factory_for("cpu", OwnKernel()), cores=2, load=lambda: 0.0)
     assert g.baseline(1) == 43.0 and not g.check("cell", 1).reasons
+
+
+# -- readings of several blocks, a spaced baseline, a tolerance from the machine's quiet spread ----------
+
+def test_one_hiccup_block_in_a_reading_does_not_flag():
+    # default settings: a reading is the median of 5 blocks; a baseline is 8 readings 0.25 s apart
+    blocks = itertools.chain([QUIET_MS] * (8 * 5), itertools.cycle([QUIET_MS, QUIET_MS, 3 * QUIET_MS, QUIET_MS, QUIET_MS]))
+    m = FakeMachine(blocks)
+    g = m.guard(GuardSettings(retries=2, pause_s=3.0))
+    out = g.run("cell", Counter(), threads=1)
+    assert not out.contended and out.attempts == 1
+    assert m.sleeps == [GuardSettings().baseline_gap_s] * 7  # the baseline's readings are spread out in time
+
+
+def test_baseline_is_the_typical_speed_and_its_spread_sets_the_tolerance():
+    # a VM that switches between a fast and a +30 % state: the baseline lands between them, the tolerance above
+    # (a baseline of one fast reading with the fixed 15 % would flag every check in the slow state)
+    states = [1.0, 1.3, 1.0, 1.3, 1.0, 1.3, 1.0, 1.3, 1.3, 1.0]  # 10 readings of one block each
+    m = FakeMachine(itertools.chain(states, itertools.cycle([1.0, 1.3])))
+    g = m.guard(GuardSettings(check_blocks=1, baseline_readings=10, baseline_gap_s=0.0))
+    for cell in range(4):
+        assert not g.run(f"cell {cell}", Counter(), threads=1).contended  # both states are this machine's quiet
+    base, tol = g.baselines["t1 fp32"], g.tolerances["t1 fp32"]
+    assert base == pytest.approx(1.15)
+    assert tol == pytest.approx(1.5 * (1.3 / 1.15 - 1))  # SPREAD_FACTOR x the spread above the median
+    assert g.series[0].tolerance == pytest.approx(tol, abs=1e-4) and "quiet spread" in g.series[0].note
+    assert all(r.tolerance == pytest.approx(tol, abs=1e-4) for r in g.series)
+
+
+def test_a_noisy_baseline_never_raises_the_tolerance_past_the_cap():
+    # a baseline taken on a very noisy machine: the tolerance stops at max_tolerance, so 2x is still caught
+    settings = GuardSettings(check_blocks=1, baseline_readings=5, baseline_gap_s=0.0, retries=0)
+    m = FakeMachine(itertools.chain([1.0, 1.0, 1.0, 1.9, 1.9], itertools.repeat(2.0 * 1.0 * 1.05)))
+    g = m.guard(settings)
+    assert g.baseline(1) == 1.0 and g.tolerances["t1 fp32"] == settings.max_tolerance
+    out = g.run("cell", Counter(), threads=1)
+    assert out.contended and any("calibration" in r for r in out.reasons)

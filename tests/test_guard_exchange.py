@@ -21,7 +21,7 @@ def guarded_db(path):
     now = [0.0]
     with ResultStore(path) as store:
         run_id = store.start_run("cpu", {"cpu_model": "fake"}, {"guard": GuardSettings().to_dict()})
-        g = Guard(GuardSettings(retries=1, pause_s=1.0), lambda t, d: lambda: next(calib), cores=2,
+        g = Guard(GuardSettings(retries=1, pause_s=1.0, check_blocks=1, baseline_readings=3, baseline_gap_s=0.0), lambda t, d: lambda: next(calib), cores=2,
                   load=lambda: 0.1, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
                   on_reading=lambda r: guard_store.add_reading(store, run_id, r))
         for i, model in enumerate(("resnet20_cifar", "resnet32_cifar")):

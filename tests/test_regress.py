@@ -341,7 +341,7 @@ def test_contended_cell_is_never_a_regression(repo, tmp_path):
     from bench.runs import all_runs_in_store
 
     def guard(calib_ms):
-        return Guard(GuardSettings(retries=1, pause_s=0.0), lambda threads, dtype: (lambda: calib_ms()), cores=2,
+        return Guard(GuardSettings(retries=1, pause_s=0.0, check_blocks=1, baseline_readings=3, baseline_gap_s=0.0), lambda threads, dtype: (lambda: calib_ms()), cores=2,
                      load=lambda: 0.0, sleep=lambda s: None, host_bound=False)
 
     settings = RegressSettings(models=("resnet20_cifar",), rounds=1, **FAST)
@@ -370,7 +370,7 @@ def test_regress_stores_the_guards_series_per_revision_run(repo, tmp_path):
     from bench.guard import Guard, GuardSettings
     from bench.store import ResultStore
 
-    g = Guard(GuardSettings(retries=1, pause_s=0.0), lambda threads, dtype: (lambda: 1.0), cores=2,
+    g = Guard(GuardSettings(retries=1, pause_s=0.0, check_blocks=1, baseline_readings=3, baseline_gap_s=0.0), lambda threads, dtype: (lambda: 1.0), cores=2,
               load=lambda: 0.0, sleep=lambda s: None, host_bound=False)
     settings = RegressSettings(models=("resnet20_cifar",), rounds=2, **FAST)
     result = regress("HEAD", settings, tmp_path / "out", repo=repo, spawn=FakeWorker, log=lambda _: None, guard=g)
