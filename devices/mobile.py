@@ -75,12 +75,24 @@ def xnnpack_threads() -> int:
     return int(portable_lib._threadpool_get_thread_count())
 
 
+_pool_resets = [0]  # how many times this process replaced ExecuTorch's thread pool (see `pool_generation`)
+
+
+def pool_generation() -> int:
+    """Changes whenever `set_xnnpack_threads` replaces the thread pool. A method loaded before that
+    holds XNNPACK runtimes bound to the old, destroyed pool: executing it crashes the process
+    (measured: segfault in the guard's calibration kernel after a `--threads 1` cell's cleanup), so a
+    method kept across cells must be reloaded when the generation moved."""
+    return _pool_resets[0]
+
+
 def set_xnnpack_threads(threads: int | None) -> int:
     """Resize ExecuTorch's thread pool (used by XNNPACK) when `threads` is given; returns the size."""
     from executorch.extension.pybindings import portable_lib
 
     if threads is not None and int(threads) != portable_lib._threadpool_get_thread_count():
         portable_lib._unsafe_reset_threadpool(int(threads))
+        _pool_resets[0] += 1
     return int(portable_lib._threadpool_get_thread_count())
 
 
@@ -262,13 +274,19 @@ def calibration_pte() -> bytes:
 
 def pte_calibration_kernel(threads: int | None, reps: int = CALIBRATION_REPS) -> Callable[[], float]:
     """A callable timing `reps` executions of the calibration .pte on the ExecuTorch runtime, in ms per
-    execution (3 warm-up executions first: the first ones pay XNNPACK's packing and allocation)."""
-    program, method = load_pte_method(calibration_pte())
+    execution (3 warm-up executions first: the first ones pay XNNPACK's packing and allocation).
+
+    The method is (re)loaded after the thread pool is sized and whenever the pool was replaced since
+    (`pool_generation`): cells resize the process-wide pool in prepare and back in cleanup."""
     x = torch.randn(CALIBRATION_SIDE, CALIBRATION_SIDE)
+    loaded: dict[str, Any] = {}
 
     def run() -> float:
         set_xnnpack_threads(threads)  # the run's threads; a no-op when the pool already has them
-        _ = program  # held so the program outlives its method
+        if loaded.get("generation") != pool_generation():
+            program, method = load_pte_method(calibration_pte())
+            loaded.update(generation=pool_generation(), program=program, method=method)  # program outlives method
+        method = loaded["method"]
         times = []
         for i in range(reps + 3):
             t0 = time.perf_counter_ns()

@@ -1,5 +1,7 @@
 """Mobile target: executor_runner parsing, adb command lines, availability, numerics, labels."""
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ Output 0: tensor(sizes=[1, 10], [0.0123, -0.2, ...])
 """
 
 FAST = TimingSettings(max_time_s=0.05, min_samples=5, max_iters=50, warmup_cap=10, warmup_max_time_s=0.05)
+REPO = Path(__file__).resolve().parent.parent
 has_executorch = pytest.mark.skipif(mobile.executorch_version() is None, reason="executorch not installed")
 
 
@@ -213,3 +216,23 @@ def test_mobile_calibration_kernel_runs_a_pte_on_executorch_and_is_exported_once
     assert exports == ["Linear"]
     # adb mode measures a phone: the guard falls back to the host GEMM there
     assert MobileDevice(adb_runner=object()).calibration_kernel(1, "fp32") is None
+
+
+@has_executorch
+@pytest.mark.slow  # exports a .pte and runs the executorch runtime in a fresh process
+def test_mobile_calibration_kernel_survives_the_pool_being_replaced_between_cells():
+    # a --threads 1 cell resizes ExecuTorch's pool in prepare and back in cleanup; the guard's kernel,
+    # loaded before, used to execute XNNPACK runtimes bound to the destroyed pool and crash (segfault)
+    code = ("from devices import mobile\n"
+            "kernel = mobile.pte_calibration_kernel(1)\n"
+            "before = mobile.set_xnnpack_threads(None)\n"
+            "kernel()\n"
+            "for size in (2, 1, 3):\n"
+            "    g = mobile.pool_generation()\n"
+            "    mobile.set_xnnpack_threads(size)  # a cell's prepare / cleanup\n"
+            "    assert mobile.pool_generation() == g + (size != 1)\n"
+            "    assert kernel() > 0\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), (done.returncode, done.stderr[-1500:])
