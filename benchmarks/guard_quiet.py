@@ -40,8 +40,9 @@ def bench_run(db: Path, args: argparse.Namespace) -> int:
                           stdout=subprocess.DEVNULL).returncode
 
 
-def latest_run(db: Path) -> tuple[list[bool], list[float]]:
-    """The latest run's per-cell contended flags and its calibration drifts (every non-baseline check)."""
+def latest_run(db: Path) -> tuple[list[bool], list[float], list[float]]:
+    """The latest run's per-cell contended flags, its calibration drifts (every non-baseline check) and
+    the tolerance each check was judged against (the run's own, from its spaced baseline)."""
     from bench import guard_store
     from bench.commands.results_cmd import result_rows
     from bench.store import ResultStore
@@ -50,8 +51,10 @@ def latest_run(db: Path) -> tuple[list[bool], list[float]]:
         rows = result_rows(store, run="latest")
         series = guard_store.series(store, rows[0]["run_id"]) if rows else []
     flags = [bool((r["extra"] or {}).get("contended")) for r in rows]
-    drifts = [float(r["drift"]) for r in series if r.get("label") != "baseline" and r.get("drift") is not None]
-    return flags, drifts
+    checks = [r for r in series if r.get("label") != "baseline" and r.get("drift") is not None]
+    drifts = [float(r["drift"]) for r in checks]
+    tolerances = [float(r.get("tolerance") or TOLERANCE) for r in checks]
+    return flags, drifts, tolerances
 
 
 def main() -> int:
@@ -71,25 +74,29 @@ def main() -> int:
     db = Path(tempfile.mkdtemp(prefix="guard-quiet-")) / "results.sqlite"
     flags: list[bool] = []
     drifts: list[float] = []
+    tolerances: list[float] = []
     for i in range(args.runs):
         if bench_run(db, args):
             return 2
-        f, d = latest_run(db)
+        f, d, t = latest_run(db)
         flags += f
         drifts += d
-        print(f"quiet run {i + 1}/{args.runs}: {sum(f)} of {len(f)} cells flagged; drifts "
-              + " ".join(f"{x:+.1%}" for x in d))
+        tolerances += t
+        print(f"quiet run {i + 1}/{args.runs}: {sum(f)} of {len(f)} cells flagged; tolerance "
+              f"{(t[0] if t else TOLERANCE):.0%}; drifts " + " ".join(f"{x:+.1%}" for x in d))
     code = while_hogs_run(args.hogs, lambda: bench_run(db, args))
     if code:
         return 2
-    hog_flags, hog_drifts = latest_run(db)
+    hog_flags, hog_drifts, hog_tol = latest_run(db)
     q = np.quantile(drifts, [0, 0.05, 0.5, 0.95, 1]) if drifts else [float("nan")] * 5
-    beyond = sum(abs(x) > TOLERANCE for x in drifts)
+    beyond = sum(x > t for x, t in zip(drifts, tolerances))
+    tol_text = f"{min(tolerances):.0%}-{max(tolerances):.0%}" if tolerances else f"{TOLERANCE:.0%}"
     print(f"\nquiet: {sum(flags)} of {len(flags)} cells flagged over {args.runs} runs "
           f"(false-flag rate {sum(flags) / max(len(flags), 1):.1%}; want 0)")
     print(f"calibration drift over {len(drifts)} quiet checks: min {q[0]:+.1%}, p5 {q[1]:+.1%}, median {q[2]:+.1%}, "
-          f"p95 {q[3]:+.1%}, max {q[4]:+.1%}; {beyond} beyond the ±{TOLERANCE:.0%} tolerance")
-    print(f"hogged ({args.hogs} hog(s)): {sum(hog_flags)} of {len(hog_flags)} cells flagged (want all); "
+          f"p95 {q[3]:+.1%}, max {q[4]:+.1%}; {beyond} beyond the runs' tolerance ({tol_text})")
+    print(f"hogged ({args.hogs} hog(s)): {sum(hog_flags)} of {len(hog_flags)} cells flagged (want all); tolerance "
+          f"{(hog_tol[0] if hog_tol else TOLERANCE):.0%}; "
           f"drifts " + " ".join(f"{x:+.1%}" for x in hog_drifts) + f"; db {db}")
     return 0 if not any(flags) and hog_flags and all(hog_flags) else 1
 
