@@ -448,3 +448,31 @@ class MobileDevice(Device):
             out.update(rss_hwm_delta_mb=round(rss / 2**20, 3), peak_mem_mb=round(rss / 2**20, 3),
                        peak_mem_method=RSS_METHOD)
         return out
+
+    def ceiling_kernels(self, threads: int, dtype: str, **sizes: Any):
+        """Host runtime: GEMM, dense 3x3 conv and elementwise add as XNNPACK programs
+        (`devices.mobile_ceilings`), fp32 only; over adb: None (no probe on the phone yet)."""
+        if self.adb_runner is not None:
+            return None
+        if dtype != "fp32":
+            raise UnsupportedCell(f"the mobile target runs fp32 programs only (asked {dtype})")
+        from devices.mobile_ceilings import pte_ceiling_kernels
+
+        return pte_ceiling_kernels(threads, **sizes)
+
+    def ceilings_method(self) -> str:
+        """How the XNNPACK runtime's ceilings are measured (or why not, over adb)."""
+        if self.adb_runner is not None:
+            return "over adb no ceilings are measured yet (the kernels would need the phone's runner)"
+        return ("ExecuTorch XNNPACK on the host runtime: 2048^3 GEMM (Linear) and 3x3 256-channel conv at 56x56 "
+                "batch 4 (peak: the better), 256 MiB elementwise add (bandwidth), .pte cached on disk, best of 5 "
+                "executions (perf_counter)")
+
+    def nominal_peak(self, threads: int, dtype: str) -> tuple[float | None, str]:
+        """Host runtime: XNNPACK runs on the host CPU, so its ISA peak (`devices.nominal_peak`); over adb
+        none (the phone's cores are not read)."""
+        if self.adb_runner is not None:
+            return None, "phone over adb: no nominal figure"
+        from devices.nominal_peak import nominal_peak
+
+        return nominal_peak(threads, dtype)
