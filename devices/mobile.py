@@ -75,13 +75,28 @@ def xnnpack_threads() -> int:
     return int(portable_lib._threadpool_get_thread_count())
 
 
+_pool_resets = 0  # how many times this process resized ExecuTorch's thread pool (see set_xnnpack_threads)
+
+
 def set_xnnpack_threads(threads: int | None) -> int:
-    """Resize ExecuTorch's thread pool (used by XNNPACK) when `threads` is given; returns the size."""
+    """Resize ExecuTorch's thread pool (used by XNNPACK) when `threads` is given; returns the size.
+
+    A resize replaces the pool, and an XNNPACK method keeps the pool it was loaded with: a method
+    loaded before a resize must not run after it (it would use the freed pool: heap corruption). So
+    load programs after sizing the pool; `pool_resets()` tells a holder of a method when to reload.
+    """
+    global _pool_resets
     from executorch.extension.pybindings import portable_lib
 
     if threads is not None and int(threads) != portable_lib._threadpool_get_thread_count():
         portable_lib._unsafe_reset_threadpool(int(threads))
+        _pool_resets += 1
     return int(portable_lib._threadpool_get_thread_count())
+
+
+def pool_resets() -> int:
+    """How many times this process has resized ExecuTorch's thread pool (`set_xnnpack_threads`)."""
+    return _pool_resets
 
 
 PLANNED_METHOD = ("ExecuTorch memory plan: sum of the .pte's memory-planned buffer sizes (execution plan "
@@ -262,13 +277,21 @@ def calibration_pte() -> bytes:
 
 def pte_calibration_kernel(threads: int | None, reps: int = CALIBRATION_REPS) -> Callable[[], float]:
     """A callable timing `reps` executions of the calibration .pte on the ExecuTorch runtime, in ms per
-    execution (3 warm-up executions first: the first ones pay XNNPACK's packing and allocation)."""
-    program, method = load_pte_method(calibration_pte())
+    execution (3 warm-up executions first: the first ones pay XNNPACK's packing and allocation).
+
+    The program is (re)loaded after the pool has the run's size and whenever the pool was resized
+    since it was loaded (a cell's prepare and cleanup resize it between guard readings): an XNNPACK
+    method run on a replaced pool corrupts the heap (`bench run --device mobile --threads 1` crashed)."""
     x = torch.randn(CALIBRATION_SIDE, CALIBRATION_SIDE)
+    loaded: dict[str, Any] = {}
 
     def run() -> float:
         set_xnnpack_threads(threads)  # the run's threads; a no-op when the pool already has them
-        _ = program  # held so the program outlives its method
+        if loaded.get("pool") != pool_resets():
+            loaded.clear()  # the old method goes before the new one is loaded
+            loaded["program"], loaded["method"] = load_pte_method(calibration_pte())
+            loaded["pool"] = pool_resets()
+        method = loaded["method"]
         times = []
         for i in range(reps + 3):
             t0 = time.perf_counter_ns()

@@ -213,3 +213,28 @@ def test_mobile_calibration_kernel_runs_a_pte_on_executorch_and_is_exported_once
     assert exports == ["Linear"]
     # adb mode measures a phone: the guard falls back to the host GEMM there
     assert MobileDevice(adb_runner=object()).calibration_kernel(1, "fp32") is None
+
+
+@has_executorch
+def test_calibration_kernel_reloads_its_program_after_the_pool_is_resized(monkeypatch):
+    """A method keeps the thread pool it was loaded with; after a resize (a cell's prepare or cleanup
+    between guard readings) the guard's kernel must load its program again, not run on the freed pool
+    (`bench run --device mobile --threads 1` corrupted the heap before)."""
+    loads = []
+    real_load = mobile.load_pte_method
+
+    def counting_load(pte):
+        loads.append(mobile.xnnpack_threads())
+        return real_load(pte)
+
+    monkeypatch.setattr(mobile, "load_pte_method", counting_load)
+    before = mobile.xnnpack_threads()
+    other = 2 if before != 2 else 3
+    try:
+        kernel = mobile.pte_calibration_kernel(1, reps=1)
+        assert kernel() > 0 and loads == [1]  # loaded after the pool got the run's size
+        assert kernel() > 0 and loads == [1]  # same pool: no reload
+        mobile.set_xnnpack_threads(other)  # what a cell's cleanup does
+        assert kernel() > 0 and loads == [1, 1]  # resized back to 1, then reloaded on the new pool
+    finally:
+        mobile.set_xnnpack_threads(before)

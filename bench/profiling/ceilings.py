@@ -106,6 +106,7 @@ def measure_ceilings(threads: int | None = None, dtype: str = "fp32", *, device=
     with closing(iter(kernels)) as it:  # closing restores what the kernels changed (thread pools)
         for k in it:
             figures[k.figure] = k.work / _best_s(timer, k.run, reps) / 1e9
+            del k  # released before the next kernel is built and before closing resizes a thread pool
     unknown = set(figures) - set(FIGURES)
     if unknown or not any(f.endswith("gflops") for f in figures) or not any(f.endswith("gbs") for f in figures):
         raise BenchError(f"{device.name}'s ceiling kernels gave {sorted(figures)}: need a FLOP and a byte figure "
