@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from devices.ceiling_kernels import CONV_SHAPE, GEMM_N, STREAM_ELEMENTS  # noqa: F401 - the published sizes
@@ -42,7 +42,7 @@ class Ceilings:
     nominal_basis: str = ""
     add_gbs: float | None = None  # an elementwise add, 3 x size bytes (mobile: XNNPACK has no triad)
     target: str = "cpu"
-    method: str = field(default="")
+    method: str = ""  # how they were measured (`Device.ceilings_method`)
 
     @property
     def peak_gflops(self) -> float:
