@@ -4,7 +4,7 @@ default subset (designed to take at most 2 minutes, ceilings cached).
 
 Usage (from the repository root, on a quiet machine for meaningful figures):
 
-    .venv/bin/python benchmarks/profile_figures.py [--threads 1] [--db bench-out/profile-figures.sqlite]
+    .venv/bin/python benchmarks/profile_figures.py [--device cpu|cuda|mobile] [--threads 1] [--db bench-out/profile-figures.sqlite]
         [--models resnet18,mobilenet_v2,vgg16_cifar,vgg16_cifar_p4,vgg16_cifar_pc] [--default-subset]
 
 Every step runs the CLI in a fresh process (`python -m bench ceilings` / `profile`, JSON output) into
@@ -45,6 +45,7 @@ def fmt(value, spec: str) -> str:
 def main() -> int:
     """Print the ceilings, then one line per model, then (optionally) the default subset's wall time."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or mobile (default cpu; --default-subset: cpu only)")
     ap.add_argument("--threads", default="1", help="intra-op threads (default 1, as the published CPU report)")
     ap.add_argument("--db", default="bench-out/profile-figures.sqlite", help="results database (kept)")
     ap.add_argument("--models", default=MODELS, help=f"comma-separated (default {MODELS})")
@@ -54,16 +55,17 @@ def main() -> int:
     args = ap.parse_args()
     common = ["--threads", args.threads, "--db", args.db]
 
-    ceil, wall = bench_json("ceilings", "--device", "cpu", *common)
+    ceil, wall = bench_json("ceilings", "--device", args.device, *common)
     c = ceil[0] if isinstance(ceil, list) else ceil
-    print(f"# ceilings (threads {c.get('threads')}, {c.get('dtype')}; {wall:.1f} s incl. start-up"
+    print(f"# ceilings of {args.device} (threads {c.get('threads')}, {c.get('dtype')}; {wall:.1f} s incl. start-up"
           f"{', cached' if c.get('cached') else ''}):")
     print(f"  GEMM {fmt(c.get('gemm_gflops'), '.1f')} GFLOP/s, conv {fmt(c.get('conv_gflops'), '.1f')} GFLOP/s, "
-          f"copy {fmt(c.get('copy_gbs'), '.1f')} GB/s, triad {fmt(c.get('triad_gbs'), '.1f')} GB/s")
+          f"copy {fmt(c.get('copy_gbs'), '.1f')} GB/s, triad {fmt(c.get('triad_gbs'), '.1f')} GB/s, "
+          f"add {fmt(c.get('add_gbs'), '.1f')} GB/s")
     print(f"  peak {fmt(c.get('peak_gflops'), '.1f')} GFLOP/s vs nominal {fmt(c.get('nominal_gflops'), '.1f')} "
           f"GFLOP/s = {fmt(c.get('nominal_ratio'), '.2f')} ({c.get('nominal_basis') or 'no nominal figure'})")
 
-    docs, wall = bench_json("profile", args.models, "--device", "cpu", "--iters", args.iters, *common)
+    docs, wall = bench_json("profile", args.models, "--device", args.device, "--iters", args.iters, *common)
     print(f"\n# per model ({wall:.1f} s for {len(docs)} models incl. start-up)")
     print(f"{'model':<18} {'p50 ms':>9} {'coverage':>9} {'overhead':>9} {'% roofline':>11}  status")
     for d in docs:
@@ -73,7 +75,7 @@ def main() -> int:
               f"{fmt(overhead and 100 * overhead, '+8.1f')}% {fmt(s.get('pct_floor'), '10.1f')}%  "
               f"{d['status']}{(': ' + d['message']) if d.get('message') else ''}")
 
-    if args.default_subset:
+    if args.default_subset and args.device == "cpu":
         docs, wall = bench_json("profile", "default", "--device", "cpu", *common)
         ok = sum(d["status"] == "ok" for d in docs)
         verdict = "within" if wall <= DEFAULT_SUBSET_BUDGET_S else "OVER"

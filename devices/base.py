@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 import torch
 import torch.nn as nn
 
+from devices.ceiling_kernels import CeilingKernel
 from devices.host import is_arm_arch
 from devices.timer import Timer, perf_counter_timer
 
@@ -207,6 +208,24 @@ class Device(ABC):
         (host, or GPU on cuda). A target whose runtime is not torch's provides its own, so the guard
         times the runtime it measures (a torch GEMM timed beside another runtime's threadpool drifts)."""
         return None
+
+    def ceiling_kernels(self, threads: int, dtype: str, **sizes: Any) -> Iterable[CeilingKernel] | None:
+        """The blocks of known work `bench ceilings` times on this target's own runtime
+        (`devices.ceiling_kernels`): at least one FLOP kernel (GEMM, conv) and one byte kernel (copy,
+        triad, add), built lazily (a generator: each kernel's buffers go before the next is built) at
+        `threads` and `dtype`; `sizes` shrink them for tests. Whatever the kernels change in the
+        process (thread pools) is restored when the iterator is closed. None (default): this target
+        measures no ceilings; `ceilings_method` says why."""
+        return None
+
+    def ceilings_method(self) -> str:
+        """One line: how this target's ceilings are measured, or why they are not (default: not)."""
+        return f"no ceiling kernels for target '{self.name}'"
+
+    def nominal_peak(self, threads: int, dtype: str) -> tuple[float | None, str]:
+        """(nominal GFLOP/s at `threads` and `dtype`, how it was derived) or (None, why): what the
+        measured peak is compared with. Default: none."""
+        return None, f"no nominal peak for target '{self.name}'"
 
     def cleanup(self) -> None:
         """After a cell (or a group of models prepared together): release per-cell resources and

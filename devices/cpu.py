@@ -11,7 +11,9 @@ import torch
 import torch.nn as nn
 
 from devices.base import Device, Prepared, TargetText, UnsupportedCell, fingerprint_text, check_dtype_layout
+from devices.ceiling_kernels import CeilingKernel, torch_kernels
 from devices.host import host_fingerprint, is_arm_arch
+from devices.nominal_peak import nominal_peak
 
 
 def set_threads(threads: int | None) -> int:
@@ -42,12 +44,13 @@ PEAK_MEM_METHOD = ("torch CPU allocator: peak of live bytes allocated during one
 
 @contextmanager
 def quiet_profiler(**kwargs: Any) -> Iterator[Any]:
-    """torch.profiler.profile(**kwargs) with the CPU activity, without the native log lines that
+    """torch.profiler.profile(**kwargs) (default: the CPU activity only), without the native log lines that
     kineto writes to stderr on start and stop ('profiler_start', 'gpuGetDeviceCount failed' on a
     machine without a GPU): they would interleave with the command's own one-line messages."""
     from torch.profiler import ProfilerActivity, profile
 
-    prof = profile(activities=[ProfilerActivity.CPU], **kwargs)
+    kwargs.setdefault("activities", [ProfilerActivity.CPU])
+    prof = profile(**kwargs)
     with _native_stderr_silenced():
         prof.__enter__()
     try:
@@ -153,3 +156,24 @@ class CpuDevice(Device):
         if self._threads_before is not None:
             torch.set_num_threads(self._threads_before)
             self._threads_before = None
+
+    def ceiling_kernels(self, threads: int, dtype: str, **sizes: Any) -> Iterator[CeilingKernel]:
+        """torch GEMM, 3x3 conv, copy and triad on the host (`devices.ceiling_kernels.torch_kernels`) at
+        `threads` intra-op threads; torch's thread count is put back when the iterator closes."""
+        from devices.base import DTYPES
+
+        before = torch.get_num_threads()
+        try:
+            torch.set_num_threads(threads)
+            yield from torch_kernels(torch.device("cpu"), DTYPES[dtype], **sizes)
+        finally:
+            torch.set_num_threads(before)
+
+    def ceilings_method(self) -> str:
+        """How the host's ceilings are measured."""
+        return ("torch on the host CPU: 2048^3 GEMM and 3x3 256-channel conv at 56x56 batch 4 (peak: the better), "
+                "256 MiB copy and triad (bandwidth: the better), best of 5 calls (perf_counter)")
+
+    def nominal_peak(self, threads: int, dtype: str) -> tuple[float | None, str]:
+        """The host CPU's ISA peak at `threads` cores (`devices.nominal_peak`)."""
+        return nominal_peak(threads, dtype)

@@ -9,13 +9,17 @@ import argparse
 import subprocess
 import time
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.nn as nn
 
 from devices.base import Device, OptionAdder, Prepared, TargetText, UnsupportedCell, check_dtype_layout, fingerprint_text
+from devices.ceiling_kernels import CeilingKernel, torch_kernels
 from devices.host import host_fingerprint
+
+# ceiling kernels on a GPU: large enough that one call takes milliseconds on a current part
+CUDA_CEILING_SIZES: dict[str, Any] = dict(gemm_n=8192, conv_shape=(32, 256, 56, 56), stream_elements=2**28)
 
 
 def _driver_version() -> str | None:
@@ -241,3 +245,25 @@ class CudaDevice(Device):
                 return model(x)
 
         return Prepared(run=run, info=info)
+
+    def ceiling_kernels(self, threads: int, dtype: str, **sizes: Any) -> Iterator[CeilingKernel]:
+        """torch GEMM, 3x3 conv, copy and triad on this GPU (`devices.ceiling_kernels.torch_kernels`), sized
+        for a GPU (`CUDA_CEILING_SIZES`, each call milliseconds long so launch cost does not count) and
+        timed by `timer()` (CUDA events after a synchronize). cuDNN autotuning is on as in the cells."""
+        from devices.base import DTYPES
+
+        self.flags.apply()
+        try:
+            yield from torch_kernels(torch.device("cuda", self.index), DTYPES[dtype],
+                                     **{**CUDA_CEILING_SIZES, **sizes})
+        finally:
+            self.flags.restore()
+            torch.cuda.empty_cache()
+
+    def ceilings_method(self) -> str:
+        """How the GPU's ceilings are measured."""
+        n, shape = CUDA_CEILING_SIZES["gemm_n"], CUDA_CEILING_SIZES["conv_shape"]
+        mib = CUDA_CEILING_SIZES["stream_elements"] * 4 // 2**20
+        return (f"torch on the GPU: {n}^3 GEMM and 3x3 {shape[1]}-channel conv at {shape[2]}x{shape[3]} batch "
+                f"{shape[0]} (peak: the better), {mib} MiB (fp32) device copy and triad (bandwidth: the better), "
+                "best of 5 calls timed with CUDA events; TF32 as the process has it (see the fingerprint)")

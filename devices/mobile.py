@@ -75,25 +75,28 @@ def xnnpack_threads() -> int:
     return int(portable_lib._threadpool_get_thread_count())
 
 
-_pool_resets = [0]  # how many times this process replaced ExecuTorch's thread pool (see `pool_generation`)
-
-
-def pool_generation() -> int:
-    """Changes whenever `set_xnnpack_threads` replaces the thread pool. A method loaded before that
-    holds XNNPACK runtimes bound to the old, destroyed pool: executing it crashes the process
-    (measured: segfault in the guard's calibration kernel after a `--threads 1` cell's cleanup), so a
-    method kept across cells must be reloaded when the generation moved."""
-    return _pool_resets[0]
+_pool_resets = 0  # how many times this process resized ExecuTorch's thread pool (see set_xnnpack_threads)
 
 
 def set_xnnpack_threads(threads: int | None) -> int:
-    """Resize ExecuTorch's thread pool (used by XNNPACK) when `threads` is given; returns the size."""
+    """Resize ExecuTorch's thread pool (used by XNNPACK) when `threads` is given; returns the size.
+
+    A resize replaces the pool, and an XNNPACK method keeps the pool it was loaded with: a method
+    loaded before a resize must not run after it (it would use the freed pool: heap corruption). So
+    load programs after sizing the pool; `pool_resets()` tells a holder of a method when to reload.
+    """
+    global _pool_resets
     from executorch.extension.pybindings import portable_lib
 
     if threads is not None and int(threads) != portable_lib._threadpool_get_thread_count():
         portable_lib._unsafe_reset_threadpool(int(threads))
-        _pool_resets[0] += 1
+        _pool_resets += 1
     return int(portable_lib._threadpool_get_thread_count())
+
+
+def pool_resets() -> int:
+    """How many times this process has resized ExecuTorch's thread pool (`set_xnnpack_threads`)."""
+    return _pool_resets
 
 
 PLANNED_METHOD = ("ExecuTorch memory plan: sum of the .pte's memory-planned buffer sizes (execution plan "
@@ -276,16 +279,18 @@ def pte_calibration_kernel(threads: int | None, reps: int = CALIBRATION_REPS) ->
     """A callable timing `reps` executions of the calibration .pte on the ExecuTorch runtime, in ms per
     execution (3 warm-up executions first: the first ones pay XNNPACK's packing and allocation).
 
-    The method is (re)loaded after the thread pool is sized and whenever the pool was replaced since
-    (`pool_generation`): cells resize the process-wide pool in prepare and back in cleanup."""
+    The program is (re)loaded after the pool has the run's size and whenever the pool was resized
+    since it was loaded (a cell's prepare and cleanup resize it between guard readings): an XNNPACK
+    method run on a replaced pool corrupts the heap (`bench run --device mobile --threads 1` crashed)."""
     x = torch.randn(CALIBRATION_SIDE, CALIBRATION_SIDE)
     loaded: dict[str, Any] = {}
 
     def run() -> float:
         set_xnnpack_threads(threads)  # the run's threads; a no-op when the pool already has them
-        if loaded.get("generation") != pool_generation():
-            program, method = load_pte_method(calibration_pte())
-            loaded.update(generation=pool_generation(), program=program, method=method)  # program outlives method
+        if loaded.get("pool") != pool_resets():
+            loaded.clear()  # the old method goes before the new one is loaded
+            loaded["program"], loaded["method"] = load_pte_method(calibration_pte())
+            loaded["pool"] = pool_resets()
         method = loaded["method"]
         times = []
         for i in range(reps + 3):
@@ -466,3 +471,31 @@ class MobileDevice(Device):
             out.update(rss_hwm_delta_mb=round(rss / 2**20, 3), peak_mem_mb=round(rss / 2**20, 3),
                        peak_mem_method=RSS_METHOD)
         return out
+
+    def ceiling_kernels(self, threads: int, dtype: str, **sizes: Any):
+        """Host runtime: GEMM, dense 3x3 conv and elementwise add as XNNPACK programs
+        (`devices.mobile_ceilings`), fp32 only; over adb: None (no probe on the phone yet)."""
+        if self.adb_runner is not None:
+            return None
+        if dtype != "fp32":
+            raise UnsupportedCell(f"the mobile target runs fp32 programs only (asked {dtype})")
+        from devices.mobile_ceilings import pte_ceiling_kernels
+
+        return pte_ceiling_kernels(threads, **sizes)
+
+    def ceilings_method(self) -> str:
+        """How the XNNPACK runtime's ceilings are measured (or why not, over adb)."""
+        if self.adb_runner is not None:
+            return "over adb no ceilings are measured yet (the kernels would need the phone's runner)"
+        return ("ExecuTorch XNNPACK on the host runtime: 2048^3 GEMM (Linear) and 3x3 256-channel conv at 56x56 "
+                "batch 4 (peak: the better), 256 MiB elementwise add (bandwidth), .pte cached on disk, best of 5 "
+                "executions (perf_counter)")
+
+    def nominal_peak(self, threads: int, dtype: str) -> tuple[float | None, str]:
+        """Host runtime: XNNPACK runs on the host CPU, so its ISA peak (`devices.nominal_peak`); over adb
+        none (the phone's cores are not read)."""
+        if self.adb_runner is not None:
+            return None, "phone over adb: no nominal figure"
+        from devices.nominal_peak import nominal_peak
+
+        return nominal_peak(threads, dtype)

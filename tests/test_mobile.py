@@ -228,11 +228,36 @@ def test_mobile_calibration_kernel_survives_the_pool_being_replaced_between_cell
             "before = mobile.set_xnnpack_threads(None)\n"
             "kernel()\n"
             "for size in (2, 1, 3):\n"
-            "    g = mobile.pool_generation()\n"
+            "    g = mobile.pool_resets()\n"
             "    mobile.set_xnnpack_threads(size)  # a cell's prepare / cleanup\n"
-            "    assert mobile.pool_generation() == g + (size != 1)\n"
+            "    assert mobile.pool_resets() == g + (size != 1)\n"
             "    assert kernel() > 0\n"
             "print('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), (done.returncode, done.stderr[-1500:])
+
+
+@has_executorch
+def test_calibration_kernel_reloads_its_program_after_the_pool_is_resized(monkeypatch):
+    """A method keeps the thread pool it was loaded with; after a resize (a cell's prepare or cleanup
+    between guard readings) the guard's kernel must load its program again, not run on the freed pool
+    (`bench run --device mobile --threads 1` corrupted the heap before)."""
+    loads = []
+    real_load = mobile.load_pte_method
+
+    def counting_load(pte):
+        loads.append(mobile.xnnpack_threads())
+        return real_load(pte)
+
+    monkeypatch.setattr(mobile, "load_pte_method", counting_load)
+    before = mobile.xnnpack_threads()
+    other = 2 if before != 2 else 3
+    try:
+        kernel = mobile.pte_calibration_kernel(1, reps=1)
+        assert kernel() > 0 and loads == [1]  # loaded after the pool got the run's size
+        assert kernel() > 0 and loads == [1]  # same pool: no reload
+        mobile.set_xnnpack_threads(other)  # what a cell's cleanup does
+        assert kernel() > 0 and loads == [1, 1]  # resized back to 1, then reloaded on the new pool
+    finally:
+        mobile.set_xnnpack_threads(before)

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from bench.cli import main
 from bench.costs import count_module, model_costs
-from bench.profiling.ceilings import ceilings_for, measure_ceilings, nominal_peak
+from bench.profiling.ceilings import Ceilings, ceilings_for, measure_ceilings, nominal_peak
 from bench.profiling.fx_scopes import scoped
 from bench.profiling.layers import MODEL_ROW, analyse
 from bench.profiling.profile import profile_module
@@ -175,7 +175,7 @@ def test_nominal_peak_follows_the_isa_flags():
     (["profile", "resnet20_cifar", "--device", "tpu"], "unknown device"),
     (["profile", "resnet20_cifar", "--device", "cuda"], "cuda"),
     (["profile", "resnet20_cifar", "--batch", "0"], "--batch"),
-    (["ceilings", "--device", "mobile"], "not implemented"),
+    (["ceilings", "--device", "tpu"], "unknown device"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, args, needle):
     assert main(args + ["--db", str(tmp_path / "r.sqlite")]) == 2
@@ -237,8 +237,11 @@ def test_mobile_etdump_profile_has_xnnpack_ops_and_coverage():
     from devices.mobile import MobileDevice
 
     model = deploy_form(get_model("resnet20_cifar"), inplace=True)
+    # ceilings given by hand: this checks where the floor goes, not the XNNPACK figures
+    ceilings = Ceilings(gemm_gflops=50.0, conv_gflops=40.0, copy_gbs=None, triad_gbs=None, add_gbs=5.0, threads=1,
+                        dtype="fp32", measured_s=0.0, target="mobile")
     result = profile_module(model, torch.randn(1, 3, 32, 32), MobileDevice(), name="resnet20_cifar", threads=1,
-                            iterations=3, timing=FAST)
+                            iterations=3, timing=FAST, ceilings=ceilings)
     kinds = {r["kind"] for r in result.layers}
     assert {"conv", "add", "linear"} <= kinds
     s = result.summary
@@ -251,6 +254,12 @@ def test_mobile_etdump_profile_has_xnnpack_ops_and_coverage():
     assert sum(r["macs"] for r in mapped) == model_costs("resnet20_cifar").macs
     modules = dict(model.named_modules())
     assert all(r["layer"].split(" <- ")[1] in modules and r["bytes"] > 0 for r in mapped)
+    # the mapped ops get their floor with the XNNPACK ceilings; the model's floor is their sum
+    for r in mapped:
+        assert r["floor_ms"] == pytest.approx(max(2 * r["macs"] / 50e9, r["bytes"] / 5e9) * 1e3)
+    assert s["floor_ms"] == pytest.approx(sum(r["floor_ms"] for r in mapped))
+    assert s["pct_floor"] == pytest.approx(100 * s["floor_ms"] / s["e2e_p50_ms"])
+    assert (s["peak_gflops"], s["bandwidth_gbs"]) == (50.0, 5.0)
 
 
 def test_table_output_states_coverage_and_profiler_overhead(capsys, tmp_path):

@@ -190,3 +190,46 @@ def test_view_tables_sort_on_a_header_click(browser, views_site):
     ratio.click()
     down = browser.execute_script(read)
     assert up == sorted(up) and down == sorted(down, reverse=True) and up != down
+
+
+@pytest.fixture(scope="module")
+def profiles_site(tmp_path_factory):
+    """A cpu slice with two profiled models (profiles given by hand: the page, not the profiler, is
+    under test), written with its profiles.html."""
+    from bench.report.profiles import ProfileSet, StoredProfile
+    from bench.report.writer import write_reports
+
+    out = tmp_path_factory.mktemp("profiles-site")
+    cpu, runs = synthetic_frames(FIXTURE_MODELS, batches=(1,))
+    first = cpu.iloc[0]
+    layers = [dict(layer="features.0", kind="conv 3x3", macs=10**7, bytes=10**5, ms=2.0),
+              dict(layer="features.1", kind="activation", macs=0, bytes=10**5, ms=0.5),
+              dict(layer="(model)", kind="model+dispatch", macs=0, bytes=0, ms=0.5)]
+    profiles = ProfileSet([StoredProfile(profile_id=i, model=m, target="cpu", machine=first["machine"], batch=1,
+                                         dtype="fp32", impl=None, threads=int(first["threads"]), created_at="2026-01-01",
+                                         summary={}, layers=layers, ceilings={"peak_gflops": 50, "bandwidth_gbs": 10})
+                           for i, m in enumerate(list(cpu["model"].unique())[:2], 1)])
+    write_reports(cpu, runs, out, profiles=profiles)
+    [page] = list(out.glob("cpu-*/batch-1/profiles.html"))
+    return page
+
+
+def test_profiles_page_op_kind_bars_show_kind_ms_and_share_on_hover(browser, profiles_site):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _load(browser, profiles_site)
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    chart = browser.find_elements(By.CSS_SELECTOR, ".chart.opkind .js-plotly-plot")
+    assert len(chart) == 1
+    bars = chart[0].find_elements(By.CSS_SELECTOR, ".barlayer .point")
+    assert len(bars) == 2 * 3  # two models side by side, three op kinds each
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", bars[0])
+    ActionChains(browser).move_to_element(bars[0]).perform()
+    tips = chart[0].find_elements(By.CSS_SELECTOR, ".hoverlayer .hovertext")
+    assert tips, "no tooltip after hovering a bar"
+    text = tips[0].text
+    assert "op kind: conv 3x3" in text and "2.00 ms per pass" in text and "(66.7 % of the model)" in text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "profiles-opkind-hover.png"))

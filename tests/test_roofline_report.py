@@ -115,3 +115,52 @@ def test_impls_must_agree_where_both_are_recorded_and_the_newest_profile_wins():
     df = ProfileSet([newer]).attach(pd.DataFrame([{**row, "p50_ms": 4.0}]))
     assert df["roofline_floor_ms"].iloc[0] == pytest.approx(2.0) and df["pct_roofline"].iloc[0] == pytest.approx(50)
     assert pd.isna(ProfileSet([]).attach(pd.DataFrame([{**row, "p50_ms": 4.0}]))["pct_roofline"].iloc[0])
+
+
+def _plotly_figures(html: str) -> list[tuple[list, dict]]:
+    """(traces, layout) of every Plotly.newPlot call in a page, typed arrays ('bdata') decoded."""
+    import base64
+
+    import numpy as np
+
+    def plain(v):
+        if isinstance(v, dict) and "bdata" in v:
+            return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    dec, out, at = json.JSONDecoder(), [], 0
+    while (at := html.find("Plotly.newPlot(", at)) >= 0:
+        rest = html[at + len("Plotly.newPlot("):]
+        _, end = dec.raw_decode(rest.lstrip())  # the div id
+        rest = rest.lstrip()[end:].lstrip().lstrip(",").lstrip()
+        traces, end = dec.raw_decode(rest)
+        layout, _ = dec.raw_decode(rest[end:].lstrip().lstrip(",").lstrip())
+        out.append((plain(traces), plain(layout)))
+        at += 1
+    return out
+
+
+def test_profiles_page_has_an_interactive_op_kind_chart_adding_up_to_the_stored_layers(report):
+    db, folder, _ = report
+    profiles = (folder / "profiles.html").read_text()
+    assert "<h2>Time by op kind</h2>" in profiles
+    bars = [(traces, layout) for traces, layout in _plotly_figures(profiles) if layout.get("barmode") == "stack"]
+    assert len(bars) == 1
+    traces, layout = bars[0]
+    assert "Time by op kind" in json.dumps(layout["title"])
+    assert all(t["type"] == "bar" and "% of the model" in t["hovertemplate"] and "op kind" in t["hovertemplate"]
+               for t in traces)
+    # independently of the report code: the stored layer times of the profile, summed
+    con = sqlite3.connect(db)
+    (pid,) = con.execute("SELECT MAX(profile_id) FROM profiles WHERE model=? AND status='ok'", (MODEL,)).fetchone()
+    stored = con.execute("SELECT kind, ms FROM profile_layers WHERE profile_id=?", (pid,)).fetchall()
+    kinds = {"dispatch" if "dispatch" in k else k for k, _ in stored} | {"other"}
+    assert {t["name"] for t in traces} <= kinds and len(traces) >= 2
+    (x,) = {tuple(t["x"]) for t in traces}
+    assert MODEL in x[0]
+    assert sum(t["y"][0] for t in traces) == pytest.approx(sum(ms for _, ms in stored))
+    assert sum(t["customdata"][0] for t in traces) == pytest.approx(100)

@@ -13,7 +13,8 @@ HELP = "per-layer profile of models: time, MACs, bytes, GFLOP/s, roofline floor"
 COLUMNS = ["layer", "kind", "in_shape", "out_shape", "macs", "bytes", "ms", "pct", "gflops", "intensity", "floor_ms",
            "pct_floor"]
 _DESCRIPTION = """\
-Profile models layer by layer on one device (cpu: torch.profiler). Per layer: module path, op
+Profile models layer by layer on one device (cpu: torch.profiler, CPU self time; cuda: torch.profiler,
+CUDA kernel time; mobile: ExecuTorch ETDump per XNNPACK op). Per layer: module path, op
 kind, input/output shapes, MACs (the `bench costs` convention at this batch, so the layers add up
 to the model), bytes moved (tensors read + written at the dtype; views move nothing), median time
 over profiled iterations (ms, % of the layers' total), GFLOP/s (FLOPs = 2 x MACs), arithmetic
@@ -31,7 +32,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("models", help="model names or wildcards, comma-separated; 'default' = the `bench run` subset; "
                    + SOURCES_HELP.replace("%", "%%"))
     p.add_argument("--device", default="cpu",
-                   help="cpu (torch.profiler) or mobile (ExecuTorch ETDump on this host); cuda: not yet; default cpu")
+                   help="cpu (torch.profiler), cuda (torch.profiler, kernel time) or mobile (ExecuTorch ETDump on this host); "
+                        "default cpu")
     p.add_argument("--batch", default="1", help="batch size (default 1)")
     p.add_argument("--impl", default=None, help="HetConv impl (default: each model's own)")
     p.add_argument("--threads", default=None, help="intra-op threads (default: torch's current)")
@@ -115,10 +117,15 @@ def run(args: argparse.Namespace) -> int:
     out = []
     with ResultStore(args.db) as store:
         ceilings = None
-        if not args.no_roofline and target == "cpu":  # mobile: no ceilings of the XNNPACK runtime yet
-            ceilings, cached = ceilings_for(store, device, threads, args.dtype)
-            if not cached:
-                print(f"bench: measured ceilings in {ceilings.measured_s:.1f} s (cached in {args.db})", file=sys.stderr)
+        if not args.no_roofline:
+            try:
+                ceilings, cached = ceilings_for(store, device, threads, args.dtype)
+            except BenchError as exc:  # e.g. mobile at fp16: the profiles say why, the floor stays blank
+                print(f"bench: no roofline floor: {exc}", file=sys.stderr)
+            else:
+                if not cached:
+                    print(f"bench: measured ceilings of {target} in {ceilings.measured_s:.1f} s (cached in {args.db})",
+                          file=sys.stderr)
         fp = device.fingerprint(threads=threads)
         machine = machine_label(target, fp)
         for name in names:

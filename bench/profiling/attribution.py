@@ -8,7 +8,9 @@ sum of its calls. A layer range's own self time (Python between its ops, the hoo
 that layer. The per-layer figure is the median over iterations.
 
 Ops that OpenMP runs on worker threads are timed by the op that launched them on the calling
-thread, so intra-op threads need no special handling.
+thread, so intra-op threads need no special handling. On cuda (`kernel_time`) the figure charged
+is the device time of the kernels each op launched, not its CPU time: an iteration's time is then
+the sum of its kernels (the GPU's busy time), and launch gaps count as nothing.
 """
 from __future__ import annotations
 
@@ -67,11 +69,16 @@ def _scope(event) -> tuple[str | None, int | None]:
 
 
 def profile_layers(model: nn.Module, run: Callable[[], Any], paths: list[str], iterations: int = 20,
-                   skip: int = 2) -> LayerTimes:
-    """Profile `iterations` calls of `run` (one forward pass of `model`) with torch.profiler on the
-    CPU, charging self times to `paths` (layer module paths, "" = the model); the first `skip`
-    profiled iterations (profiler start-up) are left out of the medians."""
-    from torch.profiler import record_function
+                   skip: int = 2, kernel_time: bool = False) -> LayerTimes:
+    """Profile `iterations` calls of `run` (one forward pass of `model`) with torch.profiler,
+    charging self times to `paths` (layer module paths, "" = the model); the first `skip`
+    profiled iterations (profiler start-up) are left out of the medians.
+
+    `kernel_time` (cuda): the CUDA activity is recorded too and each op is charged the device time
+    of the kernels it launched (the profiler links a kernel to its launching op by correlation id,
+    so the op's layer scope holds although the kernel runs later); otherwise the op's CPU self time.
+    """
+    from torch.profiler import ProfilerActivity, record_function
 
     from devices.cpu import quiet_profiler
 
@@ -79,29 +86,53 @@ def profile_layers(model: nn.Module, run: Callable[[], Any], paths: list[str], i
         raise ValueError(f"iterations must be >= 1, got {iterations}")
     hooks = _hook_layers(model, paths)
     total = iterations + skip
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if kernel_time else [])
     try:
-        with quiet_profiler() as prof:
+        with quiet_profiler(activities=activities) as prof:
             for i in range(total):
                 with record_function(f"{ITER_PREFIX}{i}"):
                     run()
+            if kernel_time:
+                import torch
+
+                torch.cuda.synchronize()  # the last iteration's kernels end inside the trace
     finally:
         for h in hooks:
             h.remove()
+    return charge_events(prof.events(), paths, total, skip, kernel_time)
+
+
+def _device_us(ev, total: bool) -> float:
+    # torch >= 2.4 names it device time; older releases cuda time
+    name = ("device_time_total" if total else "self_device_time_total")
+    if hasattr(ev, name):
+        return getattr(ev, name)
+    return getattr(ev, name.replace("device", "cuda"))
+
+
+def charge_events(events, paths: list[str], total: int, skip: int, kernel_time: bool = False) -> LayerTimes:
+    """LayerTimes from profiler events (`profile_layers`): each host-side event's self time (CPU, or
+    with `kernel_time` the device time of the kernels it launched) to its innermost layer in its
+    iteration. Device-side events (kernels, GPU copies of the ranges) are skipped: their time is
+    already counted through the op that launched them."""
     per_iter: list[dict[str, float]] = [defaultdict(float) for _ in range(total)]
     iter_us = [0.0] * total
     outside_us = [0.0] * total
-    for ev in prof.events():
+    for ev in events:
+        if str(getattr(ev, "device_type", "DeviceType.CPU")).rsplit(".", 1)[-1] != "CPU":
+            continue
         layer, it = _scope(ev)
         if it is None:
             continue
+        own = _device_us(ev, total=False) if kernel_time else ev.self_cpu_time_total
         if ev.name.startswith(ITER_PREFIX):
-            iter_us[it] = ev.cpu_time_total
-            outside_us[it] += ev.self_cpu_time_total
+            iter_us[it] = _device_us(ev, total=True) if kernel_time else ev.cpu_time_total
+            outside_us[it] += own
         elif layer is None:
-            outside_us[it] += ev.self_cpu_time_total
+            outside_us[it] += own
         else:
-            per_iter[it][layer] += ev.self_cpu_time_total
+            per_iter[it][layer] += own
     kept = range(skip, total)
     layer_ms = {p: median(per_iter[i].get(p, 0.0) for i in kept) / 1e3 for p in paths}
     return LayerTimes(layer_ms=layer_ms, iter_ms=[iter_us[i] / 1e3 for i in kept],
-                      unattributed_ms=median(outside_us[i] for i in kept) / 1e3, iterations=iterations)
+                      unattributed_ms=median(outside_us[i] for i in kept) / 1e3, iterations=total - skip)

@@ -63,8 +63,12 @@ def etdump_frame(pte: bytes, example: torch.Tensor, runs: int):
 
 
 def profile_pte(model: nn.Module, example: torch.Tensor, device: Device, *, name: str, threads: int | None,
-                iterations: int, timing: dict[str, Any] | None, skip: int = 2):
-    """Profile `model` on the host ExecuTorch runtime (see module docstring); returns a ProfileResult."""
+                iterations: int, timing: dict[str, Any] | None, skip: int = 2, ceilings=None):
+    """Profile `model` on the host ExecuTorch runtime (see module docstring); returns a ProfileResult.
+
+    With `ceilings` (the XNNPACK runtime's, `bench ceilings --device mobile`) the mapped MAC ops get
+    their roofline floor; the model's floor is the sum over them (the other ops have no MACs and
+    no byte count, so no floor: it is a floor of the convolutions and matmuls only)."""
     from bench.costs import count_module
     from bench.profiling.profile import ProfileResult
     from bench.timing import measure
@@ -107,14 +111,22 @@ def profile_pte(model: nn.Module, example: torch.Tensor, device: Device, *, name
         if r.get("macs") and r.get("bytes"):  # mapped MAC ops only
             r["gflops"] = 2 * r["macs"] / (r["ms"] * 1e6) if r["ms"] > 0 else None
             r["intensity"] = 2 * r["macs"] / r["bytes"]
+            if ceilings is not None:
+                r["floor_ms"] = max(2 * r["macs"] / (ceilings.peak_gflops * 1e9),
+                                    r["bytes"] / (ceilings.bandwidth_gbs * 1e9)) * 1e3
+                r["pct_floor"] = 100 * r["floor_ms"] / r["ms"] if r["ms"] > 0 else None
+    floors = [r["floor_ms"] for r in rows if r.get("floor_ms") is not None]
+    floor = sum(floors) if floors else None
     p50 = m.stats.p50_ms
     summary = dict(batch=int(example.shape[0]), dtype="fp32", threads=info.get("threads"), e2e_p50_ms=p50,
                    e2e_samples=m.stats.samples, layers_ms=sum(r["ms"] for r in rows),
                    coverage=sum(r["ms"] for r in rows) / p50, profiled_iter_ms=execute_ms,
                    profiler_overhead=execute_ms / p50 - 1 if execute_ms else None,
                    unattributed_ms=None, iterations=iterations, layers=len(rows),
-                   macs=count_module(model, example)["macs"], bytes=None, floor_ms=None, pct_floor=None,
-                   peak_gflops=None, bandwidth_gbs=None, mapped_ops=mapped, op_mapping=mapping,
+                   macs=count_module(model, example)["macs"], bytes=None, floor_ms=floor,
+                   pct_floor=100 * floor / p50 if floor is not None else None,
+                   peak_gflops=ceilings.peak_gflops if ceilings else None,
+                   bandwidth_gbs=ceilings.bandwidth_gbs if ceilings else None, mapped_ops=mapped, op_mapping=mapping,
                    mapped_macs=sum(r.get("macs") or 0 for r in rows),
                    profiler="ExecuTorch ETDump + devtools Inspector" + (
                        ", XNNPACK per-op events" if per_op else "; the runtime exposes delegate calls only"))

@@ -25,10 +25,11 @@ from devices.base import DTYPES, Device, UnsupportedCell
 
 # which targets have a per-layer profiler here, and why the others have none (yet)
 PROFILERS = {"cpu": "torch.profiler (CPU activity), self time per op charged to its innermost layer",
+             "cuda": "torch.profiler (CPU + CUDA activity), each op's kernel time charged to its innermost layer",
              "mobile": "ExecuTorch ETDump + devtools Inspector (bench.profiling.etdump), on this host"}
-NO_PROFILER = {
-    "cuda": "profiling on cuda is not implemented yet (torch.profiler CUDA activity is planned)",
-}
+NO_PROFILER: dict[str, str] = {}
+# targets whose layers are charged the device time of the kernels their ops launch (not CPU time)
+KERNEL_TIME_TARGETS = frozenset({"cuda"})
 
 
 @dataclass
@@ -85,7 +86,8 @@ def profile_module(model: nn.Module, example: torch.Tensor, device: Device, *, n
 
         if dtype != "fp32":
             raise UnsupportedCell("the mobile target runs fp32 .pte programs only")
-        return profile_pte(model, example, device, name=name, threads=threads, iterations=iterations, timing=timing)
+        return profile_pte(model, example, device, name=name, threads=threads, iterations=iterations, timing=timing,
+                           ceilings=ceilings)
     if dtype not in DTYPES:
         raise UnsupportedCell(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
     prepared = profiled = None
@@ -99,8 +101,11 @@ def profile_module(model: nn.Module, example: torch.Tensor, device: Device, *, n
         view = scoped(model)
         profiled = device.prepare(view, example, dtype=dtype, threads=threads)
         # fvcore counts on the model as prepared (its dtype); the MACs do not depend on it
-        layers = analyse(view, profiled.run, example.to(DTYPES[dtype]))
-        times = profile_layers(view, profiled.run, [lay.module for lay in layers], iterations)
+        # on the model's own device (cuda), so fvcore's trace runs where the weights are
+        where = next(view.parameters(), example).device
+        layers = analyse(view, profiled.run, example.to(device=where, dtype=DTYPES[dtype]))
+        times = profile_layers(view, profiled.run, [lay.module for lay in layers], iterations,
+                               kernel_time=device.name in KERNEL_TIME_TARGETS)
     finally:
         for p in (prepared, profiled):
             if p is not None:

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS ceilings (
 LAYER_FIELDS = ("layer", "kind", "in_shape", "out_shape", "calls", "macs", "bytes", "ms", "floor_ms")
 # what must match for cached ceilings to stand for this machine (not load, clock or git state)
 CEILING_FIELDS = ("cpu_model", "arch", "cores_physical", "cores_logical", "memory_gb", "torch", "onednn")
+# the runtime or accelerator of another target, in the key only where its fingerprint has them (so the
+# cpu keys stored before other targets had ceilings stay valid)
+TARGET_CEILING_FIELDS = ("executorch", "runtime", "gpu_name", "gpu_count", "cuda_version", "cudnn_version",
+                         "driver_version", "cuda_graph", "android_model")
 
 
 def ensure_tables(store: ResultStore) -> None:
@@ -41,8 +45,10 @@ def ensure_tables(store: ResultStore) -> None:
 
 
 def ceiling_key(target: str, fingerprint: dict[str, Any], threads: int, dtype: str) -> str:
-    """Cache key of ceilings: target, the stable machine fields, threads and dtype."""
+    """Cache key of ceilings: target, the stable machine fields (and the target's runtime or GPU fields
+    where the fingerprint has them), threads and dtype."""
     basis = {k: fingerprint.get(k) for k in CEILING_FIELDS}
+    basis.update({k: fingerprint[k] for k in TARGET_CEILING_FIELDS if k in fingerprint})
     basis.update(target=target, threads=threads, dtype=dtype)
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()[:20]
 

@@ -152,17 +152,24 @@ def html_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], ranks: RankComp
     return "\n".join(parts) + "\n"
 
 
-def profiles_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], divs: list[str]) -> str:
-    """The slice's profile page: interactive rooflines (`bench.report.roofline_live`) and the op-kind
-    and roofline PNGs, with the slice's provenance; self-contained like `html_page`."""
+def profiles_page(s: ReportSlice, charts: list[tuple[Chart, bytes]], divs: list[str],
+                  opkind_divs: list[str] | None = None) -> str:
+    """The slice's profile page: interactive time-by-op-kind bars (`bench.report.opkind_live`) and
+    rooflines (`bench.report.roofline_live`), then the op-kind and roofline PNGs, with the slice's
+    provenance; self-contained like `html_page`."""
     from bench.report.interactive import plotly_script
 
     title = f"Profiled models: {s.provenance.target_label()}, batch {s.batch}"
     prov = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in header_items(s))
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>{escape(title)}</title><style>{STYLE}</style>{plotly_script() if divs else ''}</head><body>",
+             f"<title>{escape(title)}</title><style>{STYLE}</style>{plotly_script() if divs or opkind_divs else ''}"
+             "</head><body>",
              f"<h1>{escape(title)}</h1>", '<p><a href="report.html">back to the slice page</a></p>',
              f'<dl class="prov">{prov}</dl>']
+    if opkind_divs:
+        parts.append("<h2>Time by op kind</h2><p>The profiled models side by side; hover a part for its op kind, "
+                     "ms per pass and share of the model.</p>")
+        parts += [f'<div class="chart opkind">{div}</div>' for div in opkind_divs]
     if divs:
         parts.append("<h2>Rooflines of the profiled models</h2><p>Hover a layer for its path and numbers.</p>")
         parts += [f'<div class="chart">{div}</div>' for div in divs]

@@ -33,24 +33,34 @@ def time_by_kind(prof: StoredProfile) -> dict[str, float]:
     return dict(out)
 
 
+def kind_stacks(group: list[tuple[str, StoredProfile]]) -> list[tuple[str, list[float]]]:
+    """(part, ms per model of `group`) in stacking order: the `NAMED_KINDS` kinds with the most time
+    across the group, then 'other' (the rest summed) when there is a rest."""
+    by_model = [time_by_kind(p) for _, p in group]
+    totals: dict[str, float] = defaultdict(float)
+    for kinds in by_model:
+        for k, ms in kinds.items():
+            totals[k] += ms
+    named = sorted(totals, key=totals.get, reverse=True)[:NAMED_KINDS]
+    parts = named + (["other"] if len(totals) > len(named) else [])
+    return [(part, [sum(ms for k, ms in kinds.items() if (k == part if part != "other" else k not in named))
+                    for kinds in by_model]) for part in parts]
+
+
+def chart_groups(profiles: list[tuple[str, StoredProfile]]) -> list[list[tuple[str, StoredProfile]]]:
+    """`profiles` cut into charts of at most `PER_CHART` models."""
+    return [profiles[i:i + PER_CHART] for i in range(0, len(profiles), PER_CHART)]
+
+
 def opkind_charts(profiles: list[tuple[str, StoredProfile]], footer: str) -> list[Chart]:
     """The charts for (label, profile) pairs, in their order; [] when there are none."""
     charts = []
-    groups = [profiles[i:i + PER_CHART] for i in range(0, len(profiles), PER_CHART)]
+    groups = chart_groups(profiles)
     for n, group in enumerate(groups, 1):
-        by_model = [(label, time_by_kind(p)) for label, p in group]
-        totals: dict[str, float] = defaultdict(float)
-        for _, kinds in by_model:
-            for k, ms in kinds.items():
-                totals[k] += ms
-        named = sorted(totals, key=totals.get, reverse=True)[:NAMED_KINDS]
-        parts = named + (["other"] if len(totals) > len(named) else [])
         width = max(6.0, 1.1 * len(group) + 4)
         fig, ax = new_figure((width, 5.4))
         bottoms = [0.0] * len(group)
-        for i, part in enumerate(parts):
-            heights = [sum(ms for k, ms in kinds.items() if (k == part if part != "other" else k not in named))
-                       for _, kinds in by_model]
+        for i, (part, heights) in enumerate(kind_stacks(group)):
             ax.bar(range(len(group)), heights, bottom=bottoms, label=part,
                    color=KIND_COLORS[i % len(KIND_COLORS)] if part != "other" else "#bbbbbb", edgecolor="white",
                    linewidth=0.4)

@@ -126,18 +126,20 @@ def write_slice(s: ReportSlice, out: Path, profiles=None) -> WrittenSlice:
     written.files.append(_write_atomic(folder / "README.md", markdown_page(s, charts + extra, ranks).encode()))
     written.files.append(_write_atomic(folder / "results.csv", csv_text(s).encode()))
     from bench.report.html import profiles_page
+    from bench.report.opkind_live import opkind_divs
     from bench.report.roofline_live import roofline_divs
 
     # the profiled models' charts get a page of their own: with a dozen profiled models inline, the
     # slice page grew past 9 MB and 2 s to interactive (issue 17's budget is 8 MB / 2 s)
     main_pngs, profile_pngs = pngs[:len(charts)], pngs[len(charts):]
     divs = roofline_divs(s, profiles)
-    has_profiles = bool(profile_pngs or divs)
+    bars = opkind_divs(s, profiles)
+    has_profiles = bool(profile_pngs or divs or bars)
     html = html_page(s, main_pngs, ranks, profiles_link=PROFILES_PAGE if has_profiles else None)
     written.files.append(_write_atomic(folder / "report.html", html.encode()))
     stale_profiles = folder / PROFILES_PAGE
     if has_profiles:
-        written.files.append(_write_atomic(stale_profiles, profiles_page(s, profile_pngs, divs).encode()))
+        written.files.append(_write_atomic(stale_profiles, profiles_page(s, profile_pngs, divs, bars).encode()))
     else:
         stale_profiles.unlink(missing_ok=True)
     return written
