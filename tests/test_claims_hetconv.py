@@ -330,3 +330,14 @@ def test_claim_charts_split_series_use_linear_bars_from_zero_and_stay_narrow():
         assert len(ax.get_xticks()) <= MAX_SERIES
     for fig in (speed, matched):
         assert fig.get_figwidth() * fig.dpi <= MAX_WIDTH_PX
+
+
+def test_a_counterexample_refutes_a_claim_over_every_case_while_undecided_cases_are_counted():
+    slow_a, slow_b = timed("c1", "a", 1.10, n=200, spread=0.01, seed=21), timed("c1", "b", 1.0, n=200, spread=0.01, seed=22)
+    noisy_a, noisy_b = timed("c2", "a", 1.0, n=8, spread=0.3, seed=23), timed("c2", "b", 1.0, n=8, spread=0.3, seed=24)
+    assert pair_outcome(noisy_a.samples_ms, noisy_b.samples_ms).outcome == UNDECIDED
+    verdict, lines = faster_verdict([(slow_a, slow_b), (noisy_a, noisy_b)])
+    assert verdict == REFUTED and "faster in 0/2" in lines[0] and "ruled out in 1/2" in lines[0]
+    # faster where decided, undecided elsewhere: not every case shown, so not supported
+    fast_a, fast_b = timed("c3", "a", 0.8, n=200, spread=0.01, seed=25), timed("c3", "b", 1.0, n=200, spread=0.01, seed=26)
+    assert faster_verdict([(fast_a, fast_b), (noisy_a, noisy_b)])[0] == MIXED

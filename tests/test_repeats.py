@@ -110,3 +110,18 @@ def test_cell_spreads_over_repeated_runs(tmp_path):
     assert row["cell"] == cell.label() and row["runs"] == 3 and row["contended_runs"] == 1
     assert (row["p50_min_ms"], row["p50_max_ms"]) == (min(p50s), max(p50s))
     assert row["spread"] == f"{(max(p50s) - min(p50s)) / sorted(p50s)[1]:.1%}"
+
+
+def test_one_robust_counterexample_keeps_a_refutation_while_a_noisy_pair_does_not_publish_support():
+    def two(verdict, r1, r2):
+        return summary_of([Verdict(CLAIM, "m", verdict, [], {PAIR: r1, "C256 H14 b1: PC / DWC+PWC": r2})])
+
+    # pair 1 robustly slower; pair 2 noisy around 1: the refutation stands on pair 1
+    (v,) = aggregate([two(REFUTED, 1.06, x) for x in (0.99, 1.05, 1.01)])
+    assert v.verdict == REFUTED
+    # neither pair far enough from the boundary: inconclusive
+    (v,) = aggregate([two(REFUTED, a, b) for a, b in ((1.00, 0.99), (0.985, 1.05), (1.02, 1.01))])
+    assert v.verdict == INCONCLUSIVE
+    # support needs every pair beyond its spread
+    (v,) = aggregate([two(SUPPORTED, 0.60, x) for x in (0.97, 0.99, 0.95)])
+    assert v.verdict == INCONCLUSIVE

@@ -9,9 +9,10 @@ claim's boundary than that case's between-repeat spread (max - min of the ratio)
 
 The boundary is where the claim changes answer: every speed claim says "candidate faster than
 reference by more than the practical margin", i.e. ratio < 1/1.02 (`bench.claims.verdicts`). So a
-supported verdict needs 1/1.02 - median > spread, a refuted one median - 1/1.02 > spread: a pair
-3 % slower with a 1 % spread stays refuted (no rerun gets near faster), a pair 3 % faster with a
-4 % spread is inconclusive.
+supported verdict needs 1/1.02 - median > spread in every case, and a refuted one median - 1/1.02
+> spread in at least one case (a claim over every case falls with one robust counterexample): a
+pair 3 % slower with a 1 % spread stays refuted (no rerun gets near faster), a pair 3 % faster
+with a 4 % spread is inconclusive.
 """
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ def aggregate(summaries: Sequence[dict[str, Any]]) -> list[RepeatedVerdict]:
         verdict, reason = per[0], ""
         if verdict in (SUPPORTED, REFUTED) and len(summaries) > 1:
             small = [s for s in spreads if s.beyond_boundary(verdict) <= s.spread]
+            if verdict == REFUTED and any(s.beyond_boundary(verdict) > s.spread for s in spreads):
+                small = []  # one counterexample beyond its spread refutes a claim over every case
             if small:
                 boundary = margin_band()[0]
                 reason = (f"within the between-repeat spread of the claim's boundary (ratio {boundary:.3f}): "

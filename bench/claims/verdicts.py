@@ -13,10 +13,11 @@ A claim (`faster_verdict`) asks one thing of each pair: is the candidate faster 
 margin? "for" = shown faster; "against" = a speed-up beyond the margin is ruled out (the lower
 end of the (1 - 2 alpha) CI is at or above 1/1.02: one one-sided test at alpha; slower and
 equivalent pairs are against, and so is a pair 2-3 % slower whose CI still reaches into the
-band); else undecided. supported: for in every pair; refuted: against in every pair (the
-evidence lines say how many were slower, within the margin, or only not faster); equivalent:
-every pair within ±2 %; mixed: for and against both, or decided in some pairs only;
-inconclusive: none decided; not measured: nothing measured.
+band); else undecided. supported: for in every pair; refuted: for in none and against in at
+least one (each claim speaks of every case it covers, so a counterexample refutes it; the
+evidence says how many pairs were against, slower, within the margin, or undecided);
+equivalent: every pair within ±2 %; mixed: for in some pairs, not in others; inconclusive:
+none decided; not measured: nothing measured.
 
 Why the margin: a significant 1 % difference is real on that machine that day, but it flips
 sides between reruns (a cache layout, a frequency step); a claim about speed needs an effect a
@@ -152,10 +153,11 @@ def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA,
                    margin: float = PRACTICAL_MARGIN) -> tuple[str, list[str]]:
     """Is the first of each (candidate, reference) pair faster than the second, by more than the margin?
 
-    supported: faster beyond the margin in every pair (see `pair_outcome`); refuted: a speed-up beyond
-    the margin ruled out in every pair (`rules_out_faster`: slower, equivalent, or one-sided); equivalent:
-    within ±margin in every pair; mixed: for and against both, or decided in some pairs only;
-    inconclusive: no pair decided either way.
+    supported: faster beyond the margin in every pair (see `pair_outcome`); refuted: faster in no pair
+    and a speed-up beyond the margin ruled out (`rules_out_faster`: slower, equivalent, or one-sided)
+    in at least one: the claim speaks of every case, so a counterexample refutes it (the summary line
+    counts the pairs against and undecided); equivalent: within ±margin in every pair; mixed: faster
+    in some pairs and not in others (against or undecided); inconclusive: no pair decided either way.
     """
     if not pairs:
         return NOT_MEASURED, []
@@ -169,10 +171,10 @@ def faster_verdict(pairs: Sequence[tuple[Timed, Timed]], alpha: float = ALPHA,
     summary = (f"faster in {faster}/{n}, slower in {slower}/{n}, within ±{margin:.0%} in {same}/{n} cases "
                f"(significant at p<{alpha:.2g} and beyond ±{margin:.0%}); a speed-up beyond ±{margin:.0%} "
                f"ruled out in {against}/{n}")
-    verdict, lines = _tally(n, faster, against, lines, summary)
-    if verdict == REFUTED and n > 1:
-        lines = [summary] + lines
-    return verdict, lines
+    if faster == 0 and against > 0:
+        # a claim over every case is refuted by its counterexamples; the undecided cases are counted above
+        return REFUTED, ([summary] if n > 1 else []) + lines
+    return _tally(n, faster, against, lines, summary)
 
 
 def _tally(n: int, pro: int, con: int, lines: list[str], mixed_summary: str) -> tuple[str, list[str]]:
