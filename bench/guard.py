@@ -1,7 +1,7 @@
 """The contention guard: is the machine measuring at its quiet speed right now?
 
-A fixed calibration kernel (a small GEMM plus a cache-sized copy at the run's threads and dtype,
-on CUDA the same on the GPU; a target may bring its own) is timed at the start of a run (its baseline) and around every cell or group, and the
+A fixed calibration kernel (a small GEMM at the run's threads and dtype; on CUDA a small GPU
+GEMM) is timed at the start of a run (its baseline) and around every cell or group, and the
 1-minute load average and the process's CPU share are read alongside (`bench.load`). A
 cell is *contended* when, before or after it was measured,
 
@@ -43,7 +43,6 @@ MIN_CPU_SHARE = 0.8  # of min(threads, cores): below it the process waited for a
 PAUSE_S = 5.0  # let a burst of other work pass before measuring again
 CALIBRATION_SIZE = 256  # GEMM side: ~0.3 ms on one x86 core; a block of 15 spans a few scheduler slices
 CALIBRATION_REPS = 15
-CALIBRATION_COPY_BYTES = 4 << 20  # beyond a core's L2, within the shared LLC: sees a tenant eating the cache
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class GuardSettings:
 
     def rule(self) -> str:
         """The rule in one line (reports, docs)."""
-        return (f"calibration kernel (median of {self.check_blocks} blocks) slower than the run's baseline (median of "
+        return (f"calibration GEMM (median of {self.check_blocks} blocks) slower than the run's baseline (median of "
                 f"{self.baseline_readings} readings {self.baseline_gap_s:g} s apart) by more than {self.tolerance:.0%}, "
                 f"or {SPREAD_FACTOR:g}x the baseline's quiet spread up to {self.max_tolerance:.0%}, or 1-min load beyond "
                 f"the run's threads > {self.max_load_per_core:g} per core, or CPU share < {self.min_cpu_share:.0%} "
@@ -128,18 +127,10 @@ class Guarded(Generic[T]):
 KernelFactory = Callable[[int | None, str], Callable[[], float]]
 
 
-def torch_calibration_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -> Callable[[], float]:
-    """The calibration kernel of the torch targets: a callable that times a fixed block of small GEMMs
-    and a block of cache-sized copies, and returns the sum of their means, in ms.
+def gemm_kernel(threads: int | None, dtype: str = "fp32", device: str = "cpu") -> Callable[[], float]:
+    """The calibration kernel: a callable that times a fixed block of small GEMMs, in ms per GEMM.
 
-    The GEMM (256x256, L2-resident) sees the core being time-shared or clocked down; the copy of a
-    4 MiB buffer (beyond a core's L2, within the shared last-level cache) sees another tenant eating
-    the shared cache or memory bandwidth, which a small GEMM does not: on this project's VM a
-    quick claim study whose GEMM-only checks passed measured DWC+PWC at 0.32-0.39 ms, against
-    0.255 ms in the full study 20 minutes later. The two take about the same time, so a
-    slow-down of either shows in the sum.
-
-    The mean over each block, not the median: a median of sub-millisecond calls is what a
+    The mean over the block, not the median: a median of sub-millisecond calls is what a
     time-shared core still delivers between preemptions (measured: +15 % under two CPU hogs on 2
     cores, while the model's p50 went 5x), whereas the block's wall time includes the waits.
 
@@ -152,29 +143,24 @@ def torch_calibration_kernel(threads: int | None, dtype: str = "fp32", device: s
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(CALIBRATION_SIZE, CALIBRATION_SIZE, generator=gen).to(device=device, dtype=torch_dtype)
     b = torch.randn(CALIBRATION_SIZE, CALIBRATION_SIZE, generator=gen).to(device=device, dtype=torch_dtype)
-    src = torch.ones(CALIBRATION_COPY_BYTES // 4, dtype=torch.float32, device=device)
-    dst = torch.empty_like(src)
     on_gpu = str(device).startswith("cuda")
     sync = (lambda: torch.cuda.synchronize(device)) if on_gpu else (lambda: None)
-
-    def block_mean(op: Callable[[], Any]) -> float:
-        times = []
-        for i in range(CALIBRATION_REPS + 3):  # 3 warm-up calls: first calls pay allocation / cache fill
-            sync()
-            t0 = time.perf_counter_ns()
-            op()
-            sync()
-            if i >= 3:
-                times.append((time.perf_counter_ns() - t0) / 1e6)
-        return sum(times) / len(times)
 
     def run() -> float:
         previous = torch.get_num_threads()
         if threads:
             torch.set_num_threads(threads)
         try:
+            times = []
             with torch.inference_mode():
-                return block_mean(lambda: torch.mm(a, b)) + block_mean(lambda: dst.copy_(src))
+                for i in range(CALIBRATION_REPS + 3):  # 3 warm-up calls: first calls pay allocation
+                    sync()
+                    t0 = time.perf_counter_ns()
+                    torch.mm(a, b)
+                    sync()
+                    if i >= 3:
+                        times.append((time.perf_counter_ns() - t0) / 1e6)
+            return sum(times) / len(times)
         finally:
             torch.set_num_threads(previous)
 
@@ -194,8 +180,8 @@ def kernel_factory_for(target: str, device: Any = None, index: int | None = None
             import torch
 
             if torch.cuda.is_available():
-                return torch_calibration_kernel(None, dtype, "cuda" if index is None else f"cuda:{index}")
-        return torch_calibration_kernel(threads, dtype)
+                return gemm_kernel(None, dtype, "cuda" if index is None else f"cuda:{index}")
+        return gemm_kernel(threads, dtype)
 
     return factory
 
@@ -331,7 +317,7 @@ def series_line(readings: list[dict[str, Any]]) -> str:
     drifts = [r["drift"] for r in readings if r.get("drift") is not None]
     loads = [r["load_avg_1m"] for r in readings if r.get("load_avg_1m") is not None]
     flagged = sum(1 for r in readings if r.get("contended"))
-    parts = [f"calibration kernel {min(calibs):.4g}-{max(calibs):.4g} ms over {len(calibs)} checks"]
+    parts = [f"calibration GEMM {min(calibs):.4g}-{max(calibs):.4g} ms over {len(calibs)} checks"]
     if drifts:
         parts.append(f"drift {min(drifts):+.1%} to {max(drifts):+.1%}")
     if loads:
