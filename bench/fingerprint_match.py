@@ -22,8 +22,8 @@ JITTER_FIELDS: dict[str, str] = {
     # a run measured through `bench worker` names the worker; the same machine measured directly does not
     "fleet_resource": "the fleet worker's resource name (bench/fleet): which worker, not which machine",
     "fleet_host": "the fleet worker's host name (bench/fleet): as hostname",
-    # runs stored before devices.allocator pinned glibc's thresholds lack it; shown, so a reader sees the change
-    "malloc": "glibc malloc thresholds pinned by the measuring process (devices.allocator)",
+    # older runs lack it; bench does not pin (devices.allocator), but a process that did is shown
+    "malloc": "glibc malloc thresholds of the measuring process (devices.allocator)",
 }
 
 

@@ -1,17 +1,15 @@
-"""Pinning glibc malloc's thresholds, so a measuring process's allocator does not depend on its history.
+"""Pinning glibc malloc's thresholds: an experiment's tool, not applied by bench (measured: no effect).
 
 glibc moves two thresholds as a process runs: freeing a large mmap'ed block raises the mmap
-threshold (up to 32 MiB) and with it the heap trim threshold. Which path a 128 KiB activation
-then takes (fresh mmap pages, heap, trimmed-and-regrown heap) depends on what the process
-allocated before. Measured here (docs/contention.md, "Process state: the allocator"): a C128 H16 batch-1 HetConv P4
-layer took 0.397 ms in a fresh process and 0.514 ms after the same process had run batch-32
-layers (+30 %; DWC+PWC +37 %), while with both thresholds pinned it took 0.372 and 0.380 ms.
-So a sweep's numbers depended on the order of its cases; pinning makes them not.
-
-`pin_malloc()` is called once at the start of every `bench` command (`bench.cli.main`) and its outcome
-is recorded in the host fingerprint (`malloc`). ZOOBENCH_MALLOC=default leaves glibc alone (to
-reproduce old behaviour). On a libc without `mallopt` (macOS, musl) nothing is pinned and the
-fingerprint says so.
+threshold (up to 32 MiB) and with it the heap trim threshold, so where a mid-sized activation
+comes from can depend on what the process allocated before. A first experiment on this project's
+VM read a C128 H16 batch-1 HetConv P4 layer at 0.397 ms in a fresh process and 0.514 ms after the
+process had run batch-32 layers, and not with the thresholds pinned. It did not reproduce:
+`benchmarks/allocator_history.py --rounds 8` (fresh processes, interleaved, quiet VM) gave
+after/fresh medians of 0.97-0.99 with glibc's defaults and 1.01-1.02 pinned, each process
+anywhere in 0.65-1.59, i.e. this VM's second-scale speed changes, not the allocator. So bench
+does not pin; `pin_malloc()` stays for that benchmark, and the host fingerprint records the
+state (`malloc`: "unpinned: pin_malloc() not called" in bench's processes).
 """
 from __future__ import annotations
 
