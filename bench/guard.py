@@ -186,6 +186,16 @@ def kernel_factory_for(target: str, device: Any = None, index: int | None = None
     return factory
 
 
+def baseline_rule(readings: list[float], settings: GuardSettings = GuardSettings()) -> tuple[float, float, float]:
+    """(baseline, quiet spread, tolerance) from the baseline's readings: the median; the nearest-rank
+    90th percentile over the median, minus 1; `SPREAD_FACTOR` x that spread, at least
+    `settings.tolerance`, at most `settings.max_tolerance`."""
+    base = median(readings)
+    ranked = sorted(readings)
+    spread = ranked[min(len(ranked) - 1, int(round(0.9 * (len(ranked) - 1))))] / base - 1 if base > 0 else 0.0
+    return base, spread, min(settings.max_tolerance, max(settings.tolerance, SPREAD_FACTOR * spread))
+
+
 class Guard:
     """Checks the machine around each cell or group and retries contended ones (module docstring)."""
 
@@ -233,10 +243,7 @@ class Guard:
                 if i and s.baseline_gap_s > 0:
                     self._sleep(s.baseline_gap_s)
                 readings.append(self._reading(key))
-            base = median(readings)
-            ranked = sorted(readings)
-            spread = ranked[min(len(ranked) - 1, int(round(0.9 * (len(ranked) - 1))))] / base - 1 if base > 0 else 0.0
-            tol = min(s.max_tolerance, max(s.tolerance, SPREAD_FACTOR * spread))
+            base, spread, tol = baseline_rule(readings, s)
             self.baselines[key], self.tolerances[key] = base, tol
             reading = Reading("baseline", round(self._clock() - self._t0, 3), key, round(base, 5), round(base, 5),
                               self._load(), tolerance=round(tol, 4),

@@ -44,7 +44,7 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", help="also write the raw blocks here")
     args = ap.parse_args()
-    from bench.guard import BASELINE_READINGS, MAX_TOLERANCE, SPREAD_FACTOR, TOLERANCE, kernel_factory_for
+    from bench.guard import BASELINE_READINGS, baseline_rule, kernel_factory_for
     from devices.registry import get_device
 
     kernel = kernel_factory_for(args.device, get_device(args.device))(args.threads, "fp32")
@@ -69,9 +69,7 @@ def main() -> int:
         print(describe("median of 5 blocks", readings, base))
         print(describe("median over ~1.5 s", spread3, base))
     first = readings[:BASELINE_READINGS]
-    b = median(first)
-    spread = quantile(first, 0.9) / b - 1
-    tol = min(MAX_TOLERANCE, max(TOLERANCE, SPREAD_FACTOR * spread))
+    b, spread, tol = baseline_rule(first)
     print(f"spaced baseline from the first {len(first)} readings: {b:.4g} ms ({b / typical - 1:+.1%} vs typical), "
           f"quiet spread {spread:+.1%} -> tolerance {tol:.0%}; readings beyond it: "
           f"{sum(r / b - 1 > tol for r in readings)}/{len(readings)}")
