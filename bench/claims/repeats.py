@@ -2,10 +2,10 @@
 
 Each repeat writes a summary (`summary_of`): per claim its verdict and the ratios of medians
 behind it. `aggregate` then publishes a claim's verdict only when every repeat gave the same
-one; otherwise the claim is `unstable` and the per-repeat verdicts are shown. A supported or
-refuted verdict is never published when, in some case, the median ratio is not farther from the
-claim's boundary than that case's between-repeat spread (max - min of the ratio): it becomes
-`inconclusive` with the reason, because a rerun could land on the other side.
+one; otherwise the claim is `unstable` and the per-repeat verdicts are shown. A supported
+verdict is never published when, in some case, the median ratio is not farther from the claim's
+boundary than that case's between-repeat spread (max - min of the ratio), and a refuted one when
+no case is: it becomes `inconclusive` with the reason, because a rerun could land on the other side.
 
 The boundary is where the claim changes answer: every speed claim says "candidate faster than
 reference by more than the practical margin", i.e. ratio < 1/1.02 (`bench.claims.verdicts`). So a
