@@ -47,17 +47,26 @@ def executorch_version() -> str | None:
         return None
 
 
-def export_pte(model: nn.Module, example: torch.Tensor) -> bytes:
-    """Export `model` (eval, fp32) to an XNNPACK-delegated ExecuTorch program (.pte bytes)."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+def export_pte(model: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], *, plan_io: bool = True) -> bytes:
+    """Export `model` (eval, fp32) to an XNNPACK-delegated ExecuTorch program (.pte bytes).
 
+    `example`: the input, or a tuple of inputs. `plan_io=False` leaves graph inputs and outputs out of
+    the memory plan, so the runtime uses the caller's tensors in place instead of copying them into
+    planned buffers on every call (the ceiling kernels, `devices.mobile_ceilings`)."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+    from executorch.exir.passes import MemoryPlanningPass
+
+    inputs = example if isinstance(example, tuple) else (example,)
     try:
-        exported = torch.export.export(model.eval(), (example,))
+        exported = torch.export.export(model.eval(), inputs)
     except Exception as exc:  # noqa: BLE001 - any export failure means this target cannot take the model
         raise UnsupportedCell(f"torch.export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
     lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    return lowered.to_executorch().buffer
+    if plan_io:
+        return lowered.to_executorch().buffer
+    planning = MemoryPlanningPass(alloc_graph_input=False, alloc_graph_output=False)
+    return lowered.to_executorch(ExecutorchBackendConfig(memory_planning_pass=planning)).buffer
 
 
 def load_pte_method(pte: bytes):

@@ -52,24 +52,10 @@ class _AddHead(nn.Module):
         return (a + b)[:ADD_RETURNED]
 
 
-def export_unplanned_pte(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> bytes:
-    """`module` lowered to XNNPACK as `devices.mobile.export_pte` does, with graph inputs and outputs
-    left out of the memory plan (the runtime uses the caller's tensors: no per-call copy)."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
-    from executorch.exir.passes import MemoryPlanningPass
-
-    exported = torch.export.export(module.eval(), inputs)
-    lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    config = ExecutorchBackendConfig(memory_planning_pass=MemoryPlanningPass(alloc_graph_input=False,
-                                                                             alloc_graph_output=False))
-    return lowered.to_executorch(config).buffer
-
-
 def cached_pte(name: str, build: Callable[[], nn.Module], inputs: tuple[torch.Tensor, ...]) -> Path:
     """The .pte of kernel `name` on `inputs`' shapes from the disk cache, exported (`build()` gives the
     module) and written there first when absent. Returns its path."""
-    from devices.mobile import executorch_version
+    from devices.mobile import executorch_version, export_pte
 
     basis = dict(kernel=name, shapes=[list(t.shape) for t in inputs], torch=torch.__version__,
                  executorch=executorch_version())
@@ -77,7 +63,7 @@ def cached_pte(name: str, build: Callable[[], nn.Module], inputs: tuple[torch.Te
     path = cache_dir() / f"{name}-{digest}.pte"
     if not path.is_file():
         torch.manual_seed(0)
-        pte = export_unplanned_pte(build(), inputs)
+        pte = export_pte(build(), inputs, plan_io=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(pte)
