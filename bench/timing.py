@@ -131,6 +131,7 @@ def measure_interleaved(
     warmup_window: int = 3,
     warmup_tol: float = 0.05,
     clock: Clock = time.perf_counter,
+    min_time_s: float = 0.0,
 ) -> list[Measurement]:
     """Time several callables in rounds, each callable once per round, so that drift hits all alike.
 
@@ -138,8 +139,10 @@ def measure_interleaved(
     is always first. Warm-up runs in rounds too, until every callable is steady (or
     `warmup_cap` rounds or `warmup_max_time_s`). Sampling runs in rounds until every
     callable's median CI is within `ci_target`, or `max_time_s` (for all of them together,
-    once `min_samples` rounds are done) or `max_iters` rounds. Returns one Measurement per
-    callable, in the order given. With one callable this is `measure`.
+    once `min_samples` rounds are done) or `max_iters` rounds. `min_time_s` keeps the CI rule
+    from stopping sampling before that many seconds (a group that should span several machine
+    states, see bench.quiet_rounds); `max_time_s` and `max_iters` still cap it. Returns one
+    Measurement per callable, in the order given. With one callable this is `measure`.
     """
     if not fns:
         return []
@@ -162,7 +165,7 @@ def measure_interleaved(
         for i in round_order(n_fns, len(samples[0])):
             samples[i].append(timer(fns[i]))
         n = len(samples[0])
-        if n >= check_at:
+        if n >= check_at and clock() - start >= min_time_s:
             if all(ci_within(s, ci_target, confidence) for s in samples):
                 reason = STOP_CI
                 break

@@ -208,7 +208,7 @@ def test_hetconv_study_calibrates_then_compares_fresh_samples_by_index():
 
     cfg = replace(QUICK, shapes=((16, 8), (32, 8)), parts=(1, 2, 4, 0), impls=("masked", "grouped", "folded"),
                   network_models=("vgg16_cifar_pc", "vgg16_cifar_dwc_pwc"), min_samples=8, group_max_time_s=0.2,
-                  calibration_samples=3, calibration_max_time_s=0.1, warmup_max_time_s=0.05)
+                  calibration_samples=3, calibration_max_time_s=0.1, warmup_max_time_s=0.05, group_min_time_s=0.0)
     result = run_hetconv_study(FakeDevice(), cfg)
     for r in result.layers:  # every compared operator got its own operator's samples
         assert median(r.samples_ms) == pytest.approx(fake_ms(r.op.build(r.channels)), rel=0.05), r.op.label

@@ -29,6 +29,11 @@ class StudyConfig:
     # ratio-of-medians verdict needs; a group whose rounds do not fit `case_max_time_s` gets fewer and says so
     min_samples: int = 30
     group_max_time_s: float = 12.0  # sampling budget of a group whose `min_samples` rounds fit in it
+    # the fresh pass samples at least this long (its CI rule may not stop it sooner), so a group spans several
+    # of the machine's fast/slow states and its quiet rounds (bench.quiet_rounds) are a sample of the fast one
+    group_min_time_s: float = 3.0
+    # ratios and verdicts use the rounds within this of the group's fast level (bench.quiet_rounds); None: all rounds
+    quiet_tolerance: float | None = 0.05
     case_max_time_s: float = 60.0  # hard cap: the budget of a slow group grows to fit its rounds, up to this
     calibration_samples: int = 5  # rounds of the calibration pass that picks each P's impl (and sizes the budget)
     calibration_max_time_s: float = 3.0

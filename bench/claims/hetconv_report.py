@@ -154,17 +154,18 @@ def layer_csv(study: StudyResult) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["phase", "case", "channels", "size", "batch", "operator", "kind", "part", "impl", "chosen_by", "macs",
-                "depth", "p50_ms", "ci_low_ms", "ci_high_ms", "samples", "note"])
+                "depth", "p50_ms", "ci_low_ms", "ci_high_ms", "samples", "rounds_taken", "note"])
     for phase, rows in (("compared", study.layers), ("calibration", study.calibration)):
         for r in rows:
             lo, hi = median_ci(r.samples_ms)
             w.writerow([phase, r.case, r.channels, r.size, r.batch, r.op.label, r.op.kind, r.op.part, r.op.impl,
                         r.chosen_by, r.macs, r.depth, f"{median(r.samples_ms):.5g}", f"{lo:.5g}", f"{hi:.5g}",
-                        len(r.samples_ms), r.note])
+                        len(r.samples_ms), r.rounds_taken or "", r.note])
     for r in study.networks:
         lo, hi = median_ci(r.samples_ms)
         w.writerow(["compared", f"network b{r.batch}", "", "", r.batch, r.model, "network", "", "", "", r.macs,
-                    r.depth, f"{median(r.samples_ms):.5g}", f"{lo:.5g}", f"{hi:.5g}", len(r.samples_ms), r.note])
+                    r.depth, f"{median(r.samples_ms):.5g}", f"{lo:.5g}", f"{hi:.5g}", len(r.samples_ms),
+                    r.rounds_taken or "", r.note])
     return buf.getvalue()
 
 
@@ -189,6 +190,28 @@ def calibration_lines(study: StudyResult) -> list[str]:
             "|---|---|---|---|---|"] + rows + [""]
 
 
+def quiet_round_lines(study: StudyResult) -> list[str]:
+    """Markdown table: per compared group, how many of its rounds were quiet and so entered the ratios."""
+    groups: dict[str, tuple[int, int]] = {}
+    for r in study.layers:
+        groups.setdefault(r.case, (len(r.samples_ms), r.rounds_taken))
+    for r in study.networks:
+        groups.setdefault(f"network b{r.batch}", (len(r.samples_ms), r.rounds_taken))
+    rows = [f"| {g} | {kept} | {taken or '?'} | {kept / taken:.0%} |" if taken else f"| {g} | {kept} | ? | |"
+            for g, (kept, taken) in groups.items()]
+    if not rows:
+        return []
+    tol = study.config.quiet_tolerance
+    rule = ("every round" if tol is None else
+            f"the rounds whose operators ran within {tol:.0%} of their own fast level (median over the group's "
+            "operators of time / that operator's 10th percentile); the others ran while the machine was in a "
+            "slower state, which does not slow every operator alike (bench.quiet_rounds, docs/contention.md)")
+    return ["## Quiet rounds", "",
+            f"Each group was timed for at least {study.config.group_min_time_s:g} s, interleaved; medians and "
+            f"verdicts use {rule}. Rounds set aside are stored with the cells.", "",
+            "| group | rounds kept | rounds taken | kept |", "|---|---|---|---|"] + rows + [""]
+
+
 def write_study(run: StudyRun, folder: ReportFolder) -> Path:
     """Write the Markdown verdict table, the two charts and the CSV through `folder`; returns the .md path."""
     study: StudyResult = run.result
@@ -209,6 +232,7 @@ def write_study(run: StudyRun, folder: ReportFolder) -> Path:
               f"{study.config.min_samples} rounds where they fit within {study.config.case_max_time_s:g} s per "
               "case, and says so where they do not.", "", verdict_table(run.verdicts)]
     lines += evidence_lines(run.verdicts)
+    lines += quiet_round_lines(study)
     lines += calibration_lines(study)
     from bench.claims.hetconv_ops import section_lines
 

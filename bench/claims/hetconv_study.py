@@ -24,7 +24,7 @@ from dataclasses import replace
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -35,6 +35,7 @@ from bench.claims.layer_ops import KERNEL, LayerOp
 from bench.claims.sequential import extend_until_decided, look_alpha
 from bench.claims.verdicts import (ALPHA, NOT_MEASURED, Timed, Verdict, exact_verdict, faster_verdict, pair_ratios,
                                    trend_verdict)
+from bench.quiet_rounds import QuietRounds, quiet_rounds
 from bench.timing import Measurement, measure_interleaved
 from zoo.layers.hetconv import hetconv_macs
 
@@ -60,9 +61,10 @@ class LayerResult:
     op: LayerOp
     macs: int  # per image, paper counting
     depth: int
-    samples_ms: list[float]
+    samples_ms: list[float]  # the quiet rounds' (bench.quiet_rounds)
     chosen_by: str = ""
     note: str = ""
+    rounds_taken: int = 0  # rounds timed, quiet or not (0: not recorded)
 
     @property
     def case(self) -> str:
@@ -82,8 +84,9 @@ class NetworkResult:
     batch: int
     macs: int
     depth: int
-    samples_ms: list[float]
+    samples_ms: list[float]  # the quiet rounds' (bench.quiet_rounds)
     note: str = ""
+    rounds_taken: int = 0  # rounds timed, quiet or not (0: not recorded)
 
     def timed(self) -> Timed:
         """As verdict input."""
@@ -216,11 +219,11 @@ def _prepared(device, modules: list[torch.nn.Module], example: torch.Tensor) -> 
 
 
 def _time(device, fns: list[Callable[[], Any]], cfg: StudyConfig, *, min_samples: int, max_time_s: float,
-          ci_target: float) -> list[Measurement]:
+          ci_target: float, min_time_s: float = 0.0) -> list[Measurement]:
     """One interleaved group; Measurement i belongs to fns[i], whatever order the rounds ran in."""
     return measure_interleaved(fns, timer=device.timer(), ci_target=ci_target, min_samples=min_samples,
                                max_iters=max(2000, min_samples), max_time_s=max_time_s,
-                               warmup_max_time_s=cfg.warmup_max_time_s)
+                               warmup_max_time_s=cfg.warmup_max_time_s, min_time_s=min_time_s)
 
 
 def _calibrate(device, fns, cfg: StudyConfig) -> list[Measurement]:
@@ -256,10 +259,34 @@ def network_pairs(names: list[str]) -> list[tuple[int, int]]:
     return []
 
 
+def _quiet_samples(cfg: StudyConfig) -> Callable[[Sequence[Sequence[float]]], list[list[float]]]:
+    """The quiet rounds' samples of a group (bench.quiet_rounds), as the study's config sets the rule."""
+    def select(samples: Sequence[Sequence[float]]) -> list[list[float]]:
+        q = quiet_rounds(samples, cfg.quiet_tolerance, min_kept=min(cfg.min_samples, len(samples[0])))
+        return [q.select(s) for s in samples]
+    return select
+
+
+def _keep_quiet(meas: list[Measurement], cfg: StudyConfig) -> tuple[list[Measurement], QuietRounds | None]:
+    """The group's Measurements on their quiet rounds; the other rounds' samples go to `extra['set_aside_ms']`
+    (stored, never dropped) and `extra` says how many rounds were taken and kept."""
+    if not meas:
+        return meas, None
+    q = quiet_rounds([m.samples_ms for m in meas], cfg.quiet_tolerance,
+                     min_kept=min(cfg.min_samples, len(meas[0].samples_ms)))
+    out = []
+    for m in meas:
+        m2 = replace(m, samples_ms=q.select(m.samples_ms), extra=dict(m.extra))
+        m2.extra.update({"rounds_taken": q.taken, "rounds_kept": len(q.kept), "quiet_tolerance": q.tolerance,
+                         "quiet_widened": q.widened, "set_aside_ms": q.set_aside(m.samples_ms)})
+        out.append(m2)
+    return out, q
+
+
 def _extend(device, fns, cfg: StudyConfig, meas: list[Measurement],
             pairs: list[tuple[int, int]]) -> tuple[list[Measurement], str]:
-    """More rounds while a pair is undecided (bench.claims.sequential); the Measurements with every
-    round's samples, and a note when a pair stayed undecided."""
+    """More rounds while a pair is undecided on the quiet rounds (bench.claims.sequential); the
+    Measurements with every round's samples, and a note when a pair stayed undecided."""
     if not meas or not pairs:
         return meas, ""
 
@@ -271,7 +298,8 @@ def _extend(device, fns, cfg: StudyConfig, meas: list[Measurement],
         return [m.samples_ms for m in got]
 
     seq = extend_until_decided([m.samples_ms for m in meas], pairs, more, looks=cfg.looks, growth=cfg.growth,
-                               max_rounds=cfg.max_rounds, max_time_s=cfg.extend_max_time_s)
+                               max_rounds=cfg.max_rounds, max_time_s=cfg.extend_max_time_s,
+                               select=_quiet_samples(cfg))
     out = []
     for m, s in zip(meas, seq.samples):
         m2 = replace(m, samples_ms=s, elapsed_s=m.elapsed_s + seq.extension_s, extra=dict(m.extra))
@@ -282,16 +310,17 @@ def _extend(device, fns, cfg: StudyConfig, meas: list[Measurement],
 
 def _time_planned(device, fns, cfg: StudyConfig, round_s: float, guard: Any = None,
                   label: str = "", pairs: list[tuple[int, int]] | None = None) -> tuple[list[Measurement], str]:
-    """The group's fresh samples, extended while one of `pairs` is undecided; with `guard` (bench.guard.Guard)
-    checked before and after, retried while contended, and every Measurement's `extra` says how the guard
-    judged it."""
+    """The group's fresh samples on its quiet rounds (bench.quiet_rounds), extended while one of `pairs`
+    is undecided; with `guard` (bench.guard.Guard) checked before and after, retried while contended,
+    and every Measurement's `extra` says how the guard judged it and how many rounds were kept."""
     rounds, budget = plan_rounds(round_s, cfg)
     seq_note = [""]
 
     def once() -> tuple[list[Measurement], None]:
-        meas = _time(device, fns, cfg, min_samples=rounds, max_time_s=budget, ci_target=cfg.ci_target)
+        meas = _time(device, fns, cfg, min_samples=rounds, max_time_s=max(budget, cfg.group_min_time_s),
+                     ci_target=cfg.ci_target, min_time_s=cfg.group_min_time_s)
         meas, seq_note[0] = _extend(device, fns, cfg, meas, pairs or [])
-        return meas, None
+        return _keep_quiet(meas, cfg)[0], None
 
     if guard is None:
         meas, _ = once()
@@ -302,7 +331,8 @@ def _time_planned(device, fns, cfg: StudyConfig, round_s: float, guard: Any = No
         for m in meas:
             m.extra.update(guarded.fields())
         note = f"contended ({'; '.join(guarded.reasons)})" if guarded.contended else ""
-    notes = [n for n in (rounds_note(len(meas[0].samples_ms) if meas else 0, round_s, cfg), seq_note[0], note) if n]
+    taken = meas[0].extra.get("rounds_taken", len(meas[0].samples_ms)) if meas else 0
+    notes = [n for n in (rounds_note(taken, round_s, cfg), seq_note[0], note) if n]
     return meas, "; ".join(notes)
 
 
@@ -345,7 +375,7 @@ def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (),
                                            f"layers C{channels} H{size} b{batch}", layer_pairs(ops, channels, cfg))
             for (op, how), m in zip(ops, meas):
                 res = LayerResult(channels, size, batch, op, op.paper_macs(channels, size), depths[op], m.samples_ms,
-                                  chosen_by=how, note=note)
+                                  chosen_by=how, note=note, rounds_taken=m.extra.get("rounds_taken", 0))
                 out.append(res)
                 on_result(StudyCell(f"layer:{op.label}@{label}", "hetconv_layer", batch, op.impl or None, res.macs), m)
     return out, calibration
@@ -376,7 +406,7 @@ def run_network_level(device, cfg: StudyConfig, on_result: OnResult | None = Non
             progress(f"networks b{batch}: {len(names)} models")
             meas, note = _time_planned(device, fns, cfg, round_s, guard, f"networks b{batch}", network_pairs(names))
         for n, fam, d, mac, m in zip(names, families, depths, macs, meas):
-            out.append(NetworkResult(n, batch, mac, d, m.samples_ms, note))
+            out.append(NetworkResult(n, batch, mac, d, m.samples_ms, note, m.extra.get("rounds_taken", 0)))
             on_result(StudyCell(n, fam, batch, None, mac), m)
     return out
 

@@ -27,6 +27,8 @@ ROUND_MARGIN = 1.25  # slack for rounds slower than the median round when sizing
 
 # (rounds, seconds budget) -> new samples (ms) per callable of the group, in the group's order
 Measure = Callable[[int, float], Sequence[Sequence[float]]]
+# every round's samples per callable -> the samples a look tests (same callables, maybe fewer rounds)
+Select = Callable[[Sequence[Sequence[float]]], Sequence[Sequence[float]]]
 
 
 @dataclass
@@ -63,19 +65,21 @@ def pair_outcomes(samples: Sequence[Sequence[float]], pairs: Sequence[tuple[int,
 def extend_until_decided(first: Sequence[Sequence[float]], pairs: Sequence[tuple[int, int]], measure: Measure, *,
                          looks: int, max_rounds: int, max_time_s: float, growth: float = 4.0,
                          alpha: float = ALPHA, margin: float = PRACTICAL_MARGIN,
-                         clock: Callable[[], float] = time.perf_counter) -> SequentialResult:
+                         clock: Callable[[], float] = time.perf_counter,
+                         select: Select | None = None) -> SequentialResult:
     """Look at the pairs; while one is undecided, measure more rounds and look again (see module docstring).
 
     `first` holds the planned rounds' samples (ms) per callable; `measure(rounds, budget_s)` takes
     `rounds` more interleaved rounds. An extension brings the rounds to `growth` times the rounds so
     far, shrunk to fit what is left of `max_time_s` (from the round time the samples show) and of
-    `max_rounds`.
+    `max_rounds`. `select` (all rounds' samples -> the samples a look tests, e.g. the quiet rounds of
+    bench.quiet_rounds) is applied before every look; the result holds every round.
     """
     start = clock()
     samples = [list(s) for s in first]
     a = look_alpha(alpha, looks)
     for look in range(1, looks + 1):
-        outcomes = pair_outcomes(samples, pairs, a, margin)
+        outcomes = pair_outcomes(select(samples) if select else samples, pairs, a, margin)
         stop = ""
         if UNDECIDED not in outcomes:
             stop = STOP_DECIDED
