@@ -22,7 +22,7 @@ JITTER_FIELDS: dict[str, str] = {
     # a run measured through `bench worker` names the worker; the same machine measured directly does not
     "fleet_resource": "the fleet worker's resource name (bench/fleet): which worker, not which machine",
     "fleet_host": "the fleet worker's host name (bench/fleet): as hostname",
-    # older runs lack it; bench does not pin (devices.allocator), but a process that did is shown
+    # runs stored while bench did not pin lack it or say "unpinned"; shown, so a reader sees the change
     "malloc": "glibc malloc thresholds of the measuring process (devices.allocator)",
 }
 

@@ -44,9 +44,11 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", help="also write the raw blocks here")
     args = ap.parse_args()
+    from devices.allocator import pin_malloc
     from bench.guard import BASELINE_READINGS, baseline_rule, kernel_factory_for
     from devices.registry import get_device
 
+    pin_malloc()  # as in every bench process
     kernel = kernel_factory_for(args.device, get_device(args.device))(args.threads, "fp32")
     rows: list[list[float]] = []
     t0 = time.time()

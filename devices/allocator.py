@@ -1,15 +1,20 @@
-"""Pinning glibc malloc's thresholds: an experiment's tool, not applied by bench (measured: no effect).
+"""Pinning glibc malloc's thresholds in every bench process (`bench.cli.main` calls `pin_malloc`).
 
 glibc moves two thresholds as a process runs: freeing a large mmap'ed block raises the mmap
-threshold (up to 32 MiB) and with it the heap trim threshold, so where a mid-sized activation
-comes from can depend on what the process allocated before. A first experiment on this project's
-VM read a C128 H16 batch-1 HetConv P4 layer at 0.397 ms in a fresh process and 0.514 ms after the
-process had run batch-32 layers, and not with the thresholds pinned. It did not reproduce:
-`benchmarks/allocator_history.py --rounds 8` (fresh processes, interleaved, quiet VM) gave
-after/fresh medians of 0.97-0.99 with glibc's defaults and 1.01-1.02 pinned, each process
-anywhere in 0.65-1.59, i.e. this VM's second-scale speed changes, not the allocator. So bench
-does not pin; `pin_malloc()` stays for that benchmark, and the host fingerprint records the
-state (`malloc`: "unpinned: pin_malloc() not called" in bench's processes).
+threshold (up to 32 MiB) and with it the heap trim threshold (2x), and a heap whose free top
+exceeds the trim threshold is given back to the OS, so the next call re-faults those pages. At
+batch 32 a layer's activations are megabytes: with glibc's defaults every forward paid for that.
+Measured on this project's VM (`benchmarks/allocator_b32.py`, fresh processes, defaults and pinned
+interleaved, 3 each, C64 H32 batch 32, 1 thread): standard 3x3 conv 32.3-32.8 ms default vs
+22.5-24.6 ms pinned, HetConv P4 [grouped] 47.2-50.1 vs 16.6-18.7, DWC+PWC 21.1-22.0 vs 7.4-9.4:
+the allocator, not the operator, decided whether HetConv beat the standard conv there. At batch 1
+(sub-MiB activations) `benchmarks/allocator_history.py` found no effect of the process's history
+(after/fresh 0.97-0.99 default, 1.01-1.02 pinned), which is why bench briefly stopped pinning
+(6ef78b1, wrong for large activations; the claim study of a218b85 ran unpinned).
+
+Pinned: mmap threshold 32 MiB (glibc's own maximum for the dynamic threshold) and trim threshold
+1 GiB, so memory freed by one call is reused by the next. `ZOOBENCH_MALLOC=default` keeps glibc's
+defaults (to measure them); the host fingerprint records the state (`malloc`).
 """
 from __future__ import annotations
 

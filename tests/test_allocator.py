@@ -65,3 +65,13 @@ def test_fingerprint_records_the_allocator_state_and_compare_reports_it_as_jitte
     assert host_fingerprint()["malloc"] == malloc_state()
     check = match_fingerprints({"cpu_model": "x"}, {"cpu_model": "x", "malloc": "pinned: ..."})
     assert check.ok and "malloc" in check.jittered
+
+
+@glibc_only
+def test_every_bench_command_pins_before_running(tmp_path):
+    # any command goes through bench.cli.main, which pins before dispatching (devices.allocator says why)
+    code = ("import sys; from bench.cli import main; from devices.allocator import malloc_state; "
+            "main(['results', '--db', sys.argv[1]]); print(malloc_state())")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.sqlite")], capture_output=True, text=True,
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip().splitlines()[-1].startswith("pinned: "), out.stdout + out.stderr

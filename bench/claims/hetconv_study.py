@@ -233,7 +233,7 @@ def _calibrate(device, fns, cfg: StudyConfig) -> list[Measurement]:
     meas = _time(device, fns, cfg, min_samples=cfg.calibration_samples,
                  max_time_s=max(cfg.calibration_max_time_s, cfg.group_min_time_s), ci_target=CALIBRATION_CI,
                  min_time_s=cfg.group_min_time_s)
-    return _keep_quiet(meas, cfg, min_kept=cfg.calibration_samples)[0]
+    return _keep_quiet(meas, cfg, min_kept=cfg.calibration_samples)
 
 
 def layer_pairs(ops: list[tuple[LayerOp, str]], channels: int, cfg: StudyConfig) -> list[tuple[int, int]]:
@@ -264,30 +264,34 @@ def network_pairs(names: list[str]) -> list[tuple[int, int]]:
     return []
 
 
+def _quiet(samples: Sequence[Sequence[float]], cfg: StudyConfig, min_kept: int | None = None) -> QuietRounds:
+    """The quiet rounds of a group (bench.quiet_rounds) under the study's rule; at least `min_kept`
+    (default `min_samples`) rounds are kept."""
+    at_least = cfg.min_samples if min_kept is None else min_kept
+    return quiet_rounds(samples, cfg.quiet_tolerance, min_kept=min(at_least, len(samples[0])))
+
+
 def _quiet_samples(cfg: StudyConfig) -> Callable[[Sequence[Sequence[float]]], list[list[float]]]:
-    """The quiet rounds' samples of a group (bench.quiet_rounds), as the study's config sets the rule."""
+    """A sequential look's view of a group: its quiet rounds' samples."""
     def select(samples: Sequence[Sequence[float]]) -> list[list[float]]:
-        q = quiet_rounds(samples, cfg.quiet_tolerance, min_kept=min(cfg.min_samples, len(samples[0])))
+        q = _quiet(samples, cfg)
         return [q.select(s) for s in samples]
     return select
 
 
-def _keep_quiet(meas: list[Measurement], cfg: StudyConfig,
-                min_kept: int | None = None) -> tuple[list[Measurement], QuietRounds | None]:
+def _keep_quiet(meas: list[Measurement], cfg: StudyConfig, min_kept: int | None = None) -> list[Measurement]:
     """The group's Measurements on their quiet rounds; the other rounds' samples go to `extra['set_aside_ms']`
     (stored, never dropped) and `extra` says how many rounds were taken and kept."""
     if not meas:
-        return meas, None
-    keep_at_least = cfg.min_samples if min_kept is None else min_kept
-    q = quiet_rounds([m.samples_ms for m in meas], cfg.quiet_tolerance,
-                     min_kept=min(keep_at_least, len(meas[0].samples_ms)))
+        return meas
+    q = _quiet([m.samples_ms for m in meas], cfg, min_kept)
     out = []
     for m in meas:
         m2 = replace(m, samples_ms=q.select(m.samples_ms), extra=dict(m.extra))
         m2.extra.update({"rounds_taken": q.taken, "rounds_kept": len(q.kept), "quiet_tolerance": q.tolerance,
                          "quiet_widened": q.widened, "set_aside_ms": q.set_aside(m.samples_ms)})
         out.append(m2)
-    return out, q
+    return out
 
 
 def _extend(device, fns, cfg: StudyConfig, meas: list[Measurement],
@@ -327,7 +331,7 @@ def _time_planned(device, fns, cfg: StudyConfig, round_s: float, guard: Any = No
         meas = _time(device, fns, cfg, min_samples=rounds, max_time_s=max(budget, cfg.group_min_time_s),
                      ci_target=cfg.ci_target, min_time_s=cfg.group_min_time_s)
         meas, seq_note[0] = _extend(device, fns, cfg, meas, pairs or [])
-        return _keep_quiet(meas, cfg)[0], None
+        return _keep_quiet(meas, cfg), None
 
     if guard is None:
         meas, _ = once()
@@ -371,7 +375,8 @@ def run_layer_sweep(device, cfg: StudyConfig, extra_impls: tuple[str, ...] = (),
                 cal_ms = dict(zip(candidates, (median(m.samples_ms) for m in cal)))
                 for op, m in zip(candidates, cal):
                     calibration.append(LayerResult(channels, size, batch, op, op.paper_macs(channels, size),
-                                                   depths[op], m.samples_ms))
+                                                   depths[op], m.samples_ms,
+                                                   rounds_taken=m.extra.get("rounds_taken", 0)))
                     on_result(StudyCell(f"{CALIBRATION}:layer:{op.label}@{label}", "hetconv_layer", batch,
                                         op.impl or None, op.paper_macs(channels, size)), m)
                 chosen = choose_impls(candidates, [cal_ms[op] for op in candidates], cfg.impls)
