@@ -2,8 +2,8 @@
 
 Usage (quiet machine): .venv/bin/python benchmarks/allocator_history.py [--rounds 8]
 
-For glibc's default malloc and for pinned thresholds (`devices.allocator.pin_malloc`; bench does
-not pin: this benchmark found no effect), in fresh processes: times three C128 H16 batch-1
+For glibc's default malloc and for pinned thresholds (`devices.allocator.pin_malloc`, which bench
+applies: see benchmarks/allocator_b32.py for why; at batch 1 this benchmark found no effect), in fresh processes: times three C128 H16 batch-1
 operators of the HetConv study (standard 3x3 conv, HetConv P4 [grouped], DWC+PWC; 1 thread,
 interleaved, median of 200 rounds) first in the fresh process, then after the process has run the full study's C64 H32 operators at batch 1 and 32 (what the full study runs before this
 case). Prints the medians and the after/fresh ratio per operator and process, then the median

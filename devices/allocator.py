@@ -5,8 +5,8 @@ threshold (up to 32 MiB) and with it the heap trim threshold (2x), and a heap wh
 exceeds the trim threshold is given back to the OS, so the next call re-faults those pages. At
 batch 32 a layer's activations are megabytes: with glibc's defaults every forward paid for that.
 Measured on this project's VM (`benchmarks/allocator_b32.py`, fresh processes, defaults and pinned
-interleaved, 3 each, C64 H32 batch 32, 1 thread): standard 3x3 conv 32.3-32.8 ms default vs
-22.5-24.6 ms pinned, HetConv P4 [grouped] 47.2-50.1 vs 16.6-18.7, DWC+PWC 21.1-22.0 vs 7.4-9.4:
+interleaved, 3 each, C64 H32 batch 32, 1 thread): standard 3x3 conv 31.8-37.8 ms default vs
+23.0-25.1 ms pinned, HetConv P4 [grouped] 46.4-60.1 vs 17.3-19.7, DWC+PWC 20.4-27.5 vs 8.1-10.2:
 the allocator, not the operator, decided whether HetConv beat the standard conv there. At batch 1
 (sub-MiB activations) `benchmarks/allocator_history.py` found no effect of the process's history
 (after/fresh 0.97-0.99 default, 1.01-1.02 pinned), which is why bench briefly stopped pinning
