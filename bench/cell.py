@@ -52,8 +52,15 @@ class Cell:
         except (TypeError, ValueError):  # NaN / pandas NA from a frame: not recorded
             threads = None
         return cls(model=str(values["model"]), batch=int(values["batch"]), dtype=str(values["dtype"]),
-                   layout=str(values["layout"]), impl=values.get("impl") or None, threads=threads,
+                   layout=str(values["layout"]), impl=_text_or_none(values.get("impl")), threads=threads,
                    compile=bool(values.get("compile")))
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A stored text field: None for NULL, '' and the NaN a pandas frame reads NULL as."""
+    if value is None or (isinstance(value, float) and value != value) or value == "":
+        return None
+    return str(value)
 
 
 class CellFields:

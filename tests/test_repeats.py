@@ -125,3 +125,31 @@ def test_one_robust_counterexample_keeps_a_refutation_while_a_noisy_pair_does_no
     # support needs every pair beyond its spread
     (v,) = aggregate([two(SUPPORTED, 0.60, x) for x in (0.97, 0.99, 0.95)])
     assert v.verdict == INCONCLUSIVE
+
+
+def test_cell_spreads_with_cells_with_and_without_impl(tmp_path):
+    # `bench run --models default --repeat 3` crashed printing its spreads: a frame mixing an impl and NULL
+    # reads NULL as NaN, which Cell.from_mapping took for an impl and Cell.label could not join
+    from bench.grid import Cell
+    from bench.repeat import cell_spreads
+    from bench.stats import summarize
+    from bench.store import ResultStore
+
+    plain, grouped = Cell("resnet20_cifar", threads=1), Cell("vgg16_cifar_p4", impl="grouped", threads=1)
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runs = []
+        for p50 in (1.0, 1.1):
+            run_id = store.start_run("cpu", {}, {})
+            store.add_result(run_id, plain, summarize([p50] * 5), [p50] * 5)
+            store.add_result(run_id, grouped, summarize([p50 * 2] * 5), [p50 * 2] * 5)
+            runs.append(run_id)
+        rows = cell_spreads(store, runs)
+    assert sorted(r["cell"] for r in rows) == sorted([plain.label(), grouped.label()])
+
+
+def test_cell_from_a_frame_row_reads_nan_impl_as_none():
+    from bench.cell import Cell
+
+    row = {"model": "resnet20_cifar", "batch": 1, "dtype": "fp32", "layout": "nchw", "impl": float("nan"),
+           "threads": 1.0, "compile": 0}
+    assert Cell.from_mapping(row).impl is None and "nan" not in Cell.from_mapping(row).label()
