@@ -137,8 +137,8 @@ def test_tiny_study_end_to_end(tmp_path):
 
     cfg = replace(QUICK, shapes=((16, 8),), parts=(1, 4, 0), impls=("grouped", "folded"),
                   network_models=("vgg16_cifar_pc", "vgg16_cifar_dwc_pwc"), min_samples=5, group_max_time_s=0.5,
-                  calibration_samples=3, calibration_max_time_s=0.3, warmup_max_time_s=0.3, op_case=(16, 8, 1), group_min_time_s=0.0,
-                  op_iterations=2)
+                  calibration_samples=3, calibration_max_time_s=0.3, warmup_max_time_s=0.3, op_case=(16, 8, 1),
+                  op_iterations=2, group_min_time_s=0.0)
     seen = []
     device = get_device("cpu")
     study = HetConvStudy()

@@ -197,7 +197,7 @@ def quiet_round_lines(study: StudyResult) -> list[str]:
         groups.setdefault(r.case, (len(r.samples_ms), r.rounds_taken))
     for r in study.networks:
         groups.setdefault(f"network b{r.batch}", (len(r.samples_ms), r.rounds_taken))
-    rows = [f"| {g} | {kept} | {taken or '?'} | {kept / taken:.0%} |" if taken else f"| {g} | {kept} | ? | |"
+    rows = [f"| {g} | {kept} | {taken} | {kept / taken:.0%} |" if taken else f"| {g} | {kept} | ? | |"
             for g, (kept, taken) in groups.items()]
     if not rows:
         return []
